@@ -1,0 +1,51 @@
+"""The in-memory form every mocap reader produces: a joint tree with per-frame local transforms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class MocapClip:
+    """A skeleton animation in the source file's own units and axes.
+
+    Attributes:
+        joint_names: one name per joint; end sites are joints named ``<parent>_end``.
+        parents: parent index per joint, -1 for the root; parents come before children.
+        local_translations: (T, J, 3) translation of each joint in its parent's frame (offset, or the
+            file's position channels where it has them).
+        local_rotations: (T, J, 3, 3) rotation of each joint relative to its parent.
+        fps: frames per second.
+    """
+
+    joint_names: list[str]
+    parents: np.ndarray
+    local_translations: np.ndarray
+    local_rotations: np.ndarray
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.local_rotations.shape[0])
+
+    def index(self, name: str) -> int:
+        try:
+            return self.joint_names.index(name)
+        except ValueError:
+            raise KeyError(f"joint {name!r} not in skeleton ({', '.join(self.joint_names)})") from None
+
+    def forward_kinematics(self) -> tuple[np.ndarray, np.ndarray]:
+        """World positions (T, J, 3) and world rotations (T, J, 3, 3) of every joint."""
+        frames, joints = self.local_rotations.shape[:2]
+        positions = np.zeros((frames, joints, 3))
+        rotations = np.zeros((frames, joints, 3, 3))
+        for j, p in enumerate(self.parents):
+            if p < 0:
+                rotations[:, j] = self.local_rotations[:, j]
+                positions[:, j] = self.local_translations[:, j]
+            else:
+                rotations[:, j] = rotations[:, p] @ self.local_rotations[:, j]
+                positions[:, j] = positions[:, p] + np.einsum("tab,tb->ta", rotations[:, p], self.local_translations[:, j])
+        return positions, rotations
