@@ -1,0 +1,367 @@
+"""Training pairs from mocap: skeleton and pose augmentation, virtual cameras, detector-like 2D.
+
+Everything is batched over windows (B, L frames) in numpy. One call of :meth:`SyntheticGenerator.batch`
+turns mocap windows into what the lifter sees at run time:
+
+1. *Skeleton augmentation*: each bone's length scaled independently (left/right pairs share most of the
+   factor), hip and shoulder spacing over a wide range (studios differ by about 2x), the pelvis moved along
+   the spine, global scale.
+2. *Pose augmentation* against Bandai's narrow repertoire: whole arms or legs swung about the shoulder or hip,
+   knees and elbows bent further, the trunk leaned, arms transplanted from another clip (in the thorax's
+   frame), and now and then the whole body tilted (lying, floor work).
+3. *Detector keypoints* (COCO-17): nose, eyes and ears placed on the head from its orientation; hips and
+   shoulders moved from joint centres to where detectors put them on the body surface.
+4. *Virtual camera*: yaw all round, pitch, roll, off-centre framing; a real image size (landscape or portrait),
+   focal length across phones and camcorders, principal point and lens distortion. The subject's distance
+   follows from how large it appears in the frame.
+5. *Detector errors*: per-joint jitter, temporally correlated drift, systematic offsets, outliers with lowered
+   confidence, missing joints (confidence 0), and windows with no confidence at all.
+6. *Intrinsics known or not*: for part of the windows the lifter is told the true camera (exact normalised
+   coordinates); for the rest it assumes the documented default, as for a video with unknown intrinsics, and
+   the trajectory target is made consistent with that assumption (depth scaled by the focal ratio).
+
+Inputs are undistorted normalised camera coordinates (x/z, y/z) plus confidence; targets are the H36M-17
+joints relative to the pelvis and the pelvis position, both in the camera frame (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..camera import DEFAULT_FOCAL_35MM, brown_conrady
+from ..mocap.bandai import Clip
+from ..rotations import axis_angle_to_matrix, normalize, random_rotation_small
+from ..skeleton import COCO17, H36M17
+
+H = {name: i for i, name in enumerate(H36M17.joint_names)}
+C = {name: i for i, name in enumerate(COCO17.joint_names)}
+
+# Face keypoints relative to H36M `neck_nose`, metres along the head's (up, forward, left) axes.
+FACE_OFFSETS_M = {
+    "nose": (0.0, 0.05, 0.0),
+    "left_eye": (0.03, 0.035, 0.032),
+    "right_eye": (0.03, 0.035, -0.032),
+    "left_ear": (0.005, -0.055, 0.075),
+    "right_ear": (0.005, -0.055, -0.075),
+}
+# Relative noise per COCO joint (face keypoints are found precisely; hips least precisely).
+JOINT_NOISE_WEIGHT = np.array([0.6, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.6, 1.6, 1.2, 1.2, 1.3, 1.3])
+IMAGE_SIZES = [(1920, 1080), (1280, 720), (3840, 2160), (1080, 1920), (720, 1280), (2160, 3840), (1440, 1080)]
+WORLD_UP = np.array([0.0, 1.0, 0.0])  # mocap worlds are Y up
+
+
+@dataclass
+class AugmentationConfig:
+    bone_scale: float = 0.12          # +-range of independent per-bone length factors
+    hip_width: tuple[float, float] = (0.8, 2.3)
+    shoulder_width: tuple[float, float] = (0.8, 1.4)
+    global_scale: tuple[float, float] = (0.85, 1.15)
+    pelvis_shift: tuple[float, float] = (-0.05, 0.25)   # fraction of pelvis->spine
+    limb_swing_prob: float = 0.1
+    limb_swing_deg: float = 60.0
+    bend_prob: float = 0.1
+    trunk_lean_prob: float = 0.15
+    trunk_lean_deg: float = 30.0
+    arm_transplant_prob: float = 0.2
+    body_tilt_prob: float = 0.05
+    body_tilt_deg: float = 90.0
+    known_intrinsics_prob: float = 0.6
+    no_confidence_prob: float = 0.15
+    max_noise: float = 1.0            # detector-error level per window is uniform in [0, max_noise]
+    flip_prob: float = 0.5
+
+
+@dataclass
+class Batch:
+    inputs: np.ndarray        # (B, L, 17, 3) float32: normalised x, y, confidence (COCO-17)
+    poses: np.ndarray         # (B, L, 17, 3) float32: H36M-17 relative to pelvis, camera frame, metres
+    trajectory: np.ndarray    # (B, L, 3) float32: pelvis in the camera frame, metres
+
+
+class ClipBank:
+    """Training clips concatenated for fast window sampling (windows near clip ends replicate the edge)."""
+
+    def __init__(self, clips: list[Clip]):
+        if not clips:
+            raise ValueError("no clips")
+        self.joints = np.concatenate([c.joints for c in clips]).astype(np.float64)
+        self.head_axes = np.concatenate([c.head_axes for c in clips]).astype(np.float64)
+        lengths = np.array([c.num_frames for c in clips])
+        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.lengths = lengths
+        self.weights = lengths / lengths.sum()
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.lengths.sum())
+
+    def sample_windows(self, rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        clip = rng.choice(len(self.lengths), size=batch, p=self.weights)
+        centre = (rng.random(batch) * self.lengths[clip]).astype(int)
+        offsets = np.arange(length) - (length - 1) // 2
+        frame = np.clip(centre[:, None] + offsets[None], 0, self.lengths[clip][:, None] - 1)
+        index = self.starts[clip][:, None] + frame
+        return self.joints[index], self.head_axes[index]
+
+    def sequential_windows(self, length: int, stride: int = 1):
+        """Every frame of every clip as a window centre, in order (for evaluation)."""
+        offsets = np.arange(length) - (length - 1) // 2
+        for start, n in zip(self.starts, self.lengths):
+            frame = np.clip(np.arange(0, n, stride)[:, None] + offsets[None], 0, n - 1)
+            yield self.joints[start + frame], self.head_axes[start + frame]
+
+
+class SyntheticGenerator:
+    def __init__(self, config: AugmentationConfig | None = None, seed: int = 0):
+        self.config = config or AugmentationConfig()
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, joints: np.ndarray, head_axes: np.ndarray, augment_body: bool = True,
+              detector_noise: bool = True, flip: bool = True) -> Batch:
+        """joints (B, L, 17, 3) and head_axes (B, L, 3, 3) in a Y-up world, metres.
+
+        ``augment_body`` switches skeleton and pose augmentation (and randomised detector keypoint placement
+        and unknown intrinsics); ``detector_noise`` the detector-error model; ``flip`` left/right mirroring.
+        Cameras are always random.
+        """
+        joints, head_axes = joints.copy(), head_axes.copy()
+        if augment_body:
+            joints = self._augment_skeleton(joints)
+            joints, head_axes = self._augment_pose(joints, head_axes)
+        keypoints3d = self._detector_keypoints(joints, head_axes, augment_body)
+        cam_joints, focal_ratio, normalised = self._camera(joints, keypoints3d, augment_body)
+        inputs = self._detector_errors(normalised, detector_noise)
+        trajectory = cam_joints[:, :, 0].copy()
+        trajectory[..., 2] *= focal_ratio[:, None]
+        poses = cam_joints - cam_joints[:, :, :1]
+        if flip:
+            mirror = self.rng.random(len(inputs)) < self.config.flip_prob
+            inputs[mirror] = inputs[mirror][:, :, COCO17.flip_permutation()]
+            inputs[mirror, :, :, 0] *= -1
+            poses[mirror] = poses[mirror][:, :, H36M17.flip_permutation()]
+            poses[mirror, :, :, 0] *= -1
+            trajectory[mirror, :, 0] *= -1
+        return Batch(inputs.astype(np.float32), poses.astype(np.float32), trajectory.astype(np.float32))
+
+    # -- skeleton -------------------------------------------------------------------------------------
+    def _augment_skeleton(self, joints: np.ndarray) -> np.ndarray:
+        cfg, rng = self.config, self.rng
+        b = len(joints)
+        scale = 1 + rng.uniform(-cfg.bone_scale, cfg.bone_scale, size=(b, H36M17.num_joints))
+        # Left/right twins share their factor up to +-3%.
+        for left, right in zip(H36M17.joints_left, H36M17.joints_right):
+            scale[:, right] = scale[:, left] * rng.uniform(0.97, 1.03, size=b)
+        scale[:, H["left_hip"]] = scale[:, H["right_hip"]] = rng.uniform(*cfg.hip_width, size=b)
+        scale[:, H["left_shoulder"]] = scale[:, H["right_shoulder"]] = rng.uniform(*cfg.shoulder_width, size=b)
+        scale *= rng.uniform(*cfg.global_scale, size=(b, 1))
+        out = joints.copy()
+        for child, parent in enumerate(H36M17.parents):
+            if parent >= 0:
+                out[:, :, child] = out[:, :, parent] + scale[:, None, child, None] * (joints[:, :, child] - joints[:, :, parent])
+        shift = rng.uniform(*cfg.pelvis_shift, size=(b, 1, 1))
+        out[:, :, 0] += shift * (out[:, :, H["spine"]] - out[:, :, 0])
+        return out
+
+    # -- pose -----------------------------------------------------------------------------------------
+    def _body_frame(self, joints: np.ndarray, left: str, right: str) -> np.ndarray:
+        """(B, L, 3, 3) columns: lateral (to the left), up (pelvis to thorax), forward."""
+        lateral = normalize(joints[:, :, H[left]] - joints[:, :, H[right]])
+        up = joints[:, :, H["thorax"]] - joints[:, :, 0]
+        up = normalize(up - (up * lateral).sum(-1, keepdims=True) * lateral)
+        forward = np.cross(lateral, up)
+        return np.stack([lateral, up, forward], axis=-1)
+
+    def _rotate_about(self, joints, pivot, indices, rotation, mask):
+        """Rotate joints[indices] about joints[pivot] by rotation (B,3,3) for windows in mask."""
+        centre = joints[mask][:, :, pivot : pivot + 1]
+        moved = (joints[mask][:, :, indices] - centre) @ rotation[mask].transpose(0, 2, 1)[:, None] + centre
+        sub = joints[mask]
+        sub[:, :, indices] = moved
+        joints[mask] = sub
+
+    def _augment_pose(self, joints: np.ndarray, head_axes: np.ndarray):
+        cfg, rng = self.config, self.rng
+        b = len(joints)
+        # Arms transplanted from the next window, expressed in each thorax frame.
+        mask = rng.random(b) < cfg.arm_transplant_prob
+        if mask.any():
+            frame = self._body_frame(joints, "left_shoulder", "right_shoulder")
+            donor = np.roll(np.arange(b), 1)
+            for side in ("left", "right"):
+                shoulder = H[f"{side}_shoulder"]
+                for j in (H[f"{side}_elbow"], H[f"{side}_wrist"]):
+                    local = ((joints[donor][:, :, j] - joints[donor][:, :, shoulder])[..., None, :] @ frame[donor])[..., 0, :]
+                    new = joints[:, :, shoulder] + (frame @ local[..., None])[..., 0]
+                    joints[mask, :, j] = new[mask]
+        # Limbs swung about the shoulder or hip.
+        for root, chain in (("left_shoulder", ("left_elbow", "left_wrist")), ("right_shoulder", ("right_elbow", "right_wrist")),
+                            ("left_hip", ("left_knee", "left_ankle")), ("right_hip", ("right_knee", "right_ankle"))):
+            mask = rng.random(b) < cfg.limb_swing_prob
+            if mask.any():
+                rotation = random_rotation_small(rng, cfg.limb_swing_deg, b)
+                self._rotate_about(joints, H[root], [H[c] for c in chain], rotation, mask)
+        # Knees and elbows bent further in their current plane.
+        frame = self._body_frame(joints, "left_hip", "right_hip")
+        for upper, middle, lower, fallback_sign, limits in (
+            ("left_hip", "left_knee", "left_ankle", -1, (0, 150)), ("right_hip", "right_knee", "right_ankle", -1, (0, 150)),
+            ("left_shoulder", "left_elbow", "left_wrist", 1, (-10, 150)), ("right_shoulder", "right_elbow", "right_wrist", 1, (-10, 150)),
+        ):
+            mask = rng.random(b) < cfg.bend_prob
+            if not mask.any():
+                continue
+            a = joints[:, :, H[middle]] - joints[:, :, H[upper]]
+            c = joints[:, :, H[lower]] - joints[:, :, H[middle]]
+            axis = np.cross(a, c)
+            weak = np.linalg.norm(axis, axis=-1, keepdims=True) < 1e-3 * np.linalg.norm(a, axis=-1, keepdims=True) ** 2
+            fallback = np.cross(a, fallback_sign * frame[..., 2])
+            axis = normalize(np.where(weak, fallback, axis))
+            current = np.degrees(np.arccos(np.clip((normalize(a) * normalize(c)).sum(-1), -1, 1)))
+            delta = rng.uniform(limits[0], 90, size=(b, 1))
+            delta = np.clip(current + delta, 0, limits[1]) - current
+            rotation = axis_angle_to_matrix(axis * np.radians(delta)[..., None])
+            moved = (rotation @ c[..., None])[..., 0] + joints[:, :, H[middle]]
+            joints[mask, :, H[lower]] = moved[mask]
+        # Trunk leaned about the pelvis (everything above it, and the head's axes).
+        upper_body = [H[n] for n in ("spine", "thorax", "neck_nose", "head_top", "left_shoulder", "left_elbow",
+                                      "left_wrist", "right_shoulder", "right_elbow", "right_wrist")]
+        mask = rng.random(b) < cfg.trunk_lean_prob
+        if mask.any():
+            rotation = random_rotation_small(rng, cfg.trunk_lean_deg, b)
+            self._rotate_about(joints, 0, upper_body, rotation, mask)
+            head_axes[mask] = rotation[mask][:, None] @ head_axes[mask]
+        # Whole body tilted (lying down, floor work).
+        mask = rng.random(b) < cfg.body_tilt_prob
+        if mask.any():
+            rotation = random_rotation_small(rng, cfg.body_tilt_deg, b)
+            self._rotate_about(joints, 0, list(range(1, H36M17.num_joints)), rotation, mask)
+            head_axes[mask] = rotation[mask][:, None] @ head_axes[mask]
+        return joints, head_axes
+
+    # -- detector keypoints in 3D ---------------------------------------------------------------------
+    def _detector_keypoints(self, joints: np.ndarray, head_axes: np.ndarray, augment: bool) -> np.ndarray:
+        rng = self.rng
+        b = len(joints)
+        out = np.zeros(joints.shape[:2] + (COCO17.num_joints, 3))
+        for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+                     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"):
+            out[:, :, C[name]] = joints[:, :, H[name]]
+        head_size = rng.uniform(0.85, 1.15, size=(b, 1, 1)) if augment else np.ones((b, 1, 1))
+        for name, offset in FACE_OFFSETS_M.items():
+            offset = np.broadcast_to(np.asarray(offset), (b, 3))
+            if augment:
+                offset = offset + rng.normal(0, 0.008, size=(b, 3))
+            local = head_size[:, 0] * offset
+            out[:, :, C[name]] = joints[:, :, H["neck_nose"]] + (head_axes @ local[:, None, :, None])[..., 0]
+        # Detector hips and shoulders sit on the body surface: outward, up and forward of the joint centres.
+        for pair, outward, up, fwd in ((("left_hip", "right_hip"), (0.0, 0.06), (0.0, 0.08), (-0.02, 0.03)),
+                                       (("left_shoulder", "right_shoulder"), (0.0, 0.04), (0.0, 0.05), (-0.02, 0.02))):
+            frame = self._body_frame(joints, *pair)
+            lo = np.array([outward[0], up[0], fwd[0]])
+            hi = np.array([outward[1], up[1], fwd[1]])
+            for side, sign in zip(pair, (1.0, -1.0)):
+                offset = rng.uniform(lo, hi, size=(b, 3)) if augment else 0.5 * (lo + hi)[None].repeat(b, 0)
+                offset = offset * np.array([sign, 1.0, 1.0])
+                out[:, :, C[side]] += (frame @ offset[:, None, :, None])[..., 0]
+        return out
+
+    # -- camera ---------------------------------------------------------------------------------------
+    def _camera(self, joints: np.ndarray, keypoints: np.ndarray, augment: bool):
+        rng = self.rng
+        b = len(joints)
+        size_index = rng.integers(len(IMAGE_SIZES), size=b)
+        width = np.array([IMAGE_SIZES[i][0] for i in size_index], dtype=float)
+        height = np.array([IMAGE_SIZES[i][1] for i in size_index], dtype=float)
+        long_side = np.maximum(width, height)
+        focal_35 = np.exp(rng.uniform(np.log(16), np.log(85), size=b))
+        focal = long_side * focal_35 / 36.0
+        # Distance from how tall the subject appears: 25-95% of the image height.
+        body_height = np.ptp(keypoints[..., 1], axis=-1).max(axis=1) + 0.1
+        fill = rng.uniform(0.25, 0.95, size=b)
+        distance = np.clip(focal * body_height / (fill * height), 1.5, 25.0)
+        yaw = rng.uniform(0, 2 * np.pi, size=b)
+        pitch = np.radians(rng.uniform(-10, 35, size=b))
+        target = joints[:, :, 0].mean(axis=1) + np.stack([np.zeros(b), rng.uniform(-0.3, 0.3, b), np.zeros(b)], -1)
+        direction = np.stack([np.cos(pitch) * np.sin(yaw), np.sin(pitch), np.cos(pitch) * np.cos(yaw)], -1)
+        position = target + distance[:, None] * direction
+        forward = normalize(target - position)
+        right = normalize(np.cross(forward, WORLD_UP))
+        down = np.cross(forward, right)
+        rotation = np.stack([right, down, forward], axis=1)  # rows: camera axes in world coordinates
+        # Roll and off-centre framing (pan/tilt in the camera frame).
+        half_fov_x = np.arctan(width / (2 * focal))
+        half_fov_y = np.arctan(height / (2 * focal))
+        pan = rng.uniform(-0.4, 0.4, b) * half_fov_x
+        tilt = rng.uniform(-0.4, 0.4, b) * half_fov_y
+        roll = np.radians(np.clip(rng.normal(0, 3, b), -10, 10))
+        offset = axis_angle_to_matrix(np.stack([tilt, pan, roll], -1))
+        rotation = offset @ rotation
+
+        def to_camera(points):
+            return (points - position[:, None, None]) @ rotation.transpose(0, 2, 1)[:, None]
+
+        cam_joints, cam_keypoints = to_camera(joints), to_camera(keypoints)
+        # Keep everything in front of the camera (long walks can come close): push the camera back.
+        nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), cam_keypoints[..., 2].min(axis=(1, 2)))
+        push = np.maximum(0.0, 1.0 - nearest)
+        cam_joints[..., 2] += push[:, None, None]
+        cam_keypoints[..., 2] += push[:, None, None]
+
+        xy = cam_keypoints[..., :2] / cam_keypoints[..., 2:3]
+        known = (rng.random(b) < self.config.known_intrinsics_prob) if augment else np.ones(b, bool)
+        focal_ratio = np.ones(b)
+        if augment and (~known).any():
+            # Unknown intrinsics: the true lens distorts, the lifter assumes the default camera.
+            radial = np.stack([rng.uniform(-0.25, 0.08, b), rng.uniform(-0.05, 0.1, b), np.zeros(b)], -1)
+            tangential = rng.normal(0, 0.001, (b, 2))
+            centre_shift = rng.normal(0, 0.02, (b, 2)) * np.stack([width, height], -1)
+            # The polynomial only describes the lens inside the frame: clamp the radius to the image corner.
+            corner = np.hypot(width, height)[:, None, None, None] / (2 * focal[:, None, None, None])
+            radius = np.linalg.norm(xy, axis=-1, keepdims=True)
+            inside = xy * np.minimum(1.0, corner / np.maximum(radius, 1e-9))
+            distorted = brown_conrady(inside, radial[:, None, None], tangential[:, None, None])
+            pixels = (distorted + (xy - inside)) * focal[:, None, None, None]
+            pixels = pixels + centre_shift[:, None, None]
+            default_focal = long_side * DEFAULT_FOCAL_35MM / 36.0
+            assumed = pixels / default_focal[:, None, None, None]
+            xy = np.where(known[:, None, None, None], xy, assumed)
+            focal_ratio = np.where(known, 1.0, default_focal / focal)
+        # Pixel noise is modelled relative to the person's size below; this is the camera's share only.
+        return cam_joints, focal_ratio, xy
+
+    # -- detector errors ------------------------------------------------------------------------------
+    def _detector_errors(self, xy: np.ndarray, augment: bool) -> np.ndarray:
+        rng, cfg = self.rng, self.config
+        b, length, joints, _ = xy.shape
+        confidence = np.ones((b, length, joints))
+        if not augment:
+            return np.concatenate([xy, confidence[..., None]], axis=-1)
+        size = np.ptp(xy[..., 1], axis=-1).mean(axis=1)[:, None, None, None] + 1e-6
+        level = rng.uniform(0, cfg.max_noise, size=(b, 1, 1, 1))
+        weight = JOINT_NOISE_WEIGHT[None, None, :, None]
+        noise = rng.normal(0, 1, xy.shape) * 0.012 * level * weight * size
+        # Temporally correlated drift: AR(1) with correlation 0.9, unit stationary variance.
+        drift = np.zeros_like(xy)
+        innovations = rng.normal(0, np.sqrt(1 - 0.9**2), xy.shape)
+        drift[:, 0] = rng.normal(0, 1, (b, joints, 2))
+        for t in range(1, length):
+            drift[:, t] = 0.9 * drift[:, t - 1] + innovations[:, t]
+        noise += drift * 0.015 * level * weight * size
+        noise += rng.normal(0, 0.01, (b, 1, joints, 2)) * level * weight * size  # systematic per window
+        error = np.linalg.norm(noise, axis=-1)
+        confidence = np.clip(0.95 - error / (0.1 * size[..., 0]) + rng.normal(0, 0.05, error.shape), 0.05, 1.0)
+        # Outliers: a joint jumps far, with middling confidence.
+        outlier = rng.random((b, length, joints)) < 0.02 * level[..., 0]
+        jump = normalize(rng.normal(0, 1, xy.shape)) * rng.uniform(0.1, 0.4, (b, length, joints, 1)) * size
+        noise = np.where(outlier[..., None], jump, noise)
+        confidence = np.where(outlier, rng.uniform(0.1, 0.6, outlier.shape), confidence)
+        # Missing joints: confidence 0, position roughly interpolated (the lifter fills gaps the same way).
+        missing = rng.random((b, length, joints)) < 0.03 * level[..., 0]
+        missing |= (rng.random((b, length, 1)) < 0.01 * level[..., 0])
+        noise = np.where(missing[..., None], rng.normal(0, 0.05, xy.shape) * size, noise)
+        confidence = np.where(missing, 0.0, confidence)
+        # Some sources give no confidence at all.
+        no_conf = rng.random(b) < cfg.no_confidence_prob
+        confidence[no_conf] = 1.0
+        return np.concatenate([xy + noise, confidence[..., None]], axis=-1)

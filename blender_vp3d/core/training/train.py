@@ -1,0 +1,337 @@
+"""Train the pose and trajectory models, supervised or semi-supervised (the paper's two modes).
+
+    python -m blender_vp3d.core.training.train --out runs/default --epochs 40
+    python -m blender_vp3d.core.training.train --out runs/semi10 --labeled-fraction 0.1 --semi-supervised
+    torchrun --nproc_per_node 2 -m blender_vp3d.core.training.train --out runs/ddp   # data-parallel
+
+Supervised: MPJPE on pelvis-relative poses and the 1/depth-weighted trajectory error, Adam with amsgrad,
+learning rate decayed every epoch, BatchNorm momentum decayed from 0.1 to 0.001, dropout.
+Semi-supervised: as above on the labeled clips, plus, after warm-up epochs, unlabeled 2D windows (projections of
+the remaining training clips, and detector output on real videos saved as keypoint files) lifted, projected
+back through the camera and penalised against their input, with a bone-length term tying the unlabeled
+predictions' mean bone lengths to the labeled ones.
+
+Each epoch writes ``checkpoint.pt`` (resumable with ``--resume``) and a line in ``log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..metrics import p_mpjpe
+from ..mocap.bandai import Clip, load_split
+from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
+from .losses import bone_length_error, mpjpe, reprojection_error, weighted_trajectory_error
+from .model import ModelConfig, TemporalModel, TemporalModelOptimized, trajectory_config
+from .synthetic import AugmentationConfig, ClipBank, SyntheticGenerator
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    out: str
+    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3, 3])
+    channels: int = 256
+    dropout: float = 0.25
+    causal: bool = False
+    epochs: int = 40
+    steps_per_epoch: int = 250
+    batch_size: int = 512
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    bn_momentum_start: float = 0.1
+    bn_momentum_end: float = 0.001
+    seed: int = 0
+    labeled_fraction: float = 1.0
+    semi_supervised: bool = False
+    warmup_epochs: int = 2
+    reprojection_weight: float = 1.0
+    bone_weight: float = 1.0
+    unlabeled_keypoints: list[str] = field(default_factory=list)
+    validation_windows: int = 2048
+    threads: int = 0  # 0: torch's default
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(filter_widths=list(self.filter_widths), channels=self.channels, dropout=self.dropout,
+                           causal=self.causal)
+
+
+def split_labeled(clips: list[Clip], fraction: float) -> tuple[list[Clip], list[Clip]]:
+    """Deterministic labeled/unlabeled split of training clips, per dataset, by the SHA-1 of clip names."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"labeled fraction must be in (0, 1], got {fraction}")
+    labeled, unlabeled = [], []
+    for dataset in sorted({c.dataset for c in clips}):
+        group = sorted((c for c in clips if c.dataset == dataset), key=lambda c: hashlib.sha1(c.name.encode()).hexdigest())
+        count = max(1, int(round(fraction * len(group))))
+        labeled += group[:count]
+        unlabeled += group[count:]
+    return labeled, unlabeled
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.out = Path(config.out)
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed:
+            dist.init_process_group("gloo")
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+
+        train, validation = load_split()
+        labeled, unlabeled = split_labeled(train, config.labeled_fraction)
+        self.labeled = ClipBank(labeled)
+        self.unlabeled = ClipBank(unlabeled) if (config.semi_supervised and unlabeled) else None
+        self.real_unlabeled: UnlabeledKeypoints | None = (
+            load_unlabeled_keypoints([Path(p) for p in config.unlabeled_keypoints]) if config.unlabeled_keypoints else None
+        )
+        self.validation = self._validation_set(validation)
+        self.rf = config.model_config().receptive_field()
+        self.centre = self.rf - 1 if config.causal else (self.rf - 1) // 2
+
+        pose_cfg = config.model_config()
+        self.pose = TemporalModelOptimized(pose_cfg)
+        self.trajectory = TemporalModelOptimized(trajectory_config(pose_cfg))
+        self.pose_eval = TemporalModel(pose_cfg)
+        self.trajectory_eval = TemporalModel(trajectory_config(pose_cfg))
+        params = list(self.pose.parameters()) + list(self.trajectory.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=config.lr, amsgrad=True)
+        self.epoch = 0
+        self.history: list[dict] = []
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.pose_train = DistributedDataParallel(self.pose)
+            self.trajectory_train = DistributedDataParallel(self.trajectory)
+        else:
+            self.pose_train, self.trajectory_train = self.pose, self.trajectory
+        if self.rank == 0:
+            logger.info("labeled clips %d (%d frames), unlabeled clips %d, validation clips %d; receptive field %d",
+                        len(labeled), self.labeled.num_frames, len(unlabeled) if self.unlabeled else 0,
+                        len(validation), self.rf)
+
+    # -- data -----------------------------------------------------------------------------------------
+    def _validation_set(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
+        """Fixed validation windows: ground-truth 2D through random cameras, and with detector errors."""
+        rf = self.config.model_config().receptive_field()
+        bank = ClipBank(clips)
+        rng = np.random.default_rng(12345)
+        joints, head = bank.sample_windows(rng, self.config.validation_windows, rf)
+        clean = SyntheticGenerator(seed=777).batch(joints, head, augment_body=False, detector_noise=False, flip=False)
+        noisy = SyntheticGenerator(seed=777).batch(joints, head, augment_body=False, detector_noise=True, flip=False)
+        return {"clean_inputs": torch.from_numpy(clean.inputs), "noisy_inputs": torch.from_numpy(noisy.inputs),
+                "poses": torch.from_numpy(clean.poses), "trajectory": torch.from_numpy(clean.trajectory)}
+
+    # -- training -------------------------------------------------------------------------------------
+    def _set_epoch_schedule(self) -> None:
+        cfg = self.config
+        progress = self.epoch / max(1, cfg.epochs - 1)
+        momentum = cfg.bn_momentum_start * (cfg.bn_momentum_end / cfg.bn_momentum_start) ** progress
+        self.pose.set_bn_momentum(momentum)
+        self.trajectory.set_bn_momentum(momentum)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * cfg.lr_decay**self.epoch
+
+    def train_epoch(self) -> dict:
+        cfg = self.config
+        self._set_epoch_schedule()
+        self.pose.train()
+        self.trajectory.train()
+        use_unlabeled = (self.unlabeled is not None or self.real_unlabeled is not None) and cfg.semi_supervised \
+            and self.epoch >= cfg.warmup_epochs
+        sums = {"pose": 0.0, "trajectory": 0.0, "reprojection": 0.0, "bone": 0.0}
+        batches = _BatchStream(self, seed=(cfg.seed, self.rank, self.epoch), with_unlabeled=use_unlabeled)
+        loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=1, prefetch_factor=4)
+        bar = tqdm(loader, total=cfg.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=self.rank != 0, mininterval=5.0, dynamic_ncols=True)
+        for inputs, poses, trajectory, unlabeled in bar:
+            if use_unlabeled:
+                count = len(inputs)
+                both = torch.cat([inputs, unlabeled])
+                pose_all = self.pose_train(both)[:, 0]
+                traj_all = self.trajectory_train(both)[:, 0, 0]
+                pose_pred, traj_pred = pose_all[:count], traj_all[:count]
+                pose_u, traj_u = pose_all[count:], traj_all[count:]
+            else:
+                pose_pred = self.pose_train(inputs)[:, 0]
+                traj_pred = self.trajectory_train(inputs)[:, 0, 0]
+            pose_loss = mpjpe(pose_pred, poses)
+            traj_loss = weighted_trajectory_error(traj_pred, trajectory)
+            loss = pose_loss + traj_loss
+            sums["pose"] += pose_loss.item()
+            sums["trajectory"] += traj_loss.item()
+            if use_unlabeled:
+                # 2D error in normalised units times depth approximates a metric error at the subject.
+                depth = traj_u[:, 2].detach().clamp(min=0.5).mean()
+                reprojection = reprojection_error(pose_u, traj_u, unlabeled[:, self.centre]) * depth
+                bone = bone_length_error(pose_u, pose_pred)
+                loss = loss + cfg.reprojection_weight * reprojection + cfg.bone_weight * bone
+                sums["reprojection"] += reprojection.item()
+                sums["bone"] += bone.item()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            bar.set_postfix(mpjpe_mm=f"{1000 * pose_loss.item():.1f}")
+        self.epoch += 1
+        return {k: v / cfg.steps_per_epoch for k, v in sums.items()}
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.pose_eval.load_state_dict(self.pose.state_dict())
+        self.trajectory_eval.load_state_dict(self.trajectory.state_dict())
+        self.pose_eval.eval()
+        self.trajectory_eval.eval()
+        v = self.validation
+        target = v["poses"][:, self.centre].numpy()
+        result = {}
+        for name in ("clean", "noisy"):
+            pred = torch.cat([self.pose_eval(chunk)[:, 0] for chunk in v[f"{name}_inputs"].split(512)]).numpy()
+            pred[:, 0] = 0
+            traj = torch.cat([self.trajectory_eval(chunk)[:, 0, 0] for chunk in v[f"{name}_inputs"].split(512)]).numpy()
+            result[f"{name}_mpjpe_mm"] = 1000 * float(np.linalg.norm(pred - target, axis=-1).mean())
+            result[f"{name}_p_mpjpe_mm"] = 1000 * p_mpjpe(pred, target)
+            truth = v["trajectory"][:, self.centre].numpy()
+            result[f"{name}_trajectory_mm"] = 1000 * float(np.linalg.norm(traj - truth, axis=-1).mean())
+        return result
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        state = {
+            "pose": self.pose.state_dict(), "trajectory": self.trajectory.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "epoch": self.epoch, "config": json.dumps(asdict(self.config)),
+            "history": json.dumps(self.history),
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = self.out / "checkpoint.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "checkpoint.pt")
+
+    def load(self, path: Path) -> None:
+        state = torch.load(path, weights_only=True)
+        saved = json.loads(state["config"])
+        for key in ("filter_widths", "channels", "causal"):
+            if saved[key] != asdict(self.config)[key]:
+                raise ValueError(f"checkpoint {path} has {key}={saved[key]}, this run asks {asdict(self.config)[key]}")
+        self.pose.load_state_dict(state["pose"])
+        self.trajectory.load_state_dict(state["trajectory"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.history = json.loads(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        logger.info("resumed from %s at epoch %d", path, self.epoch)
+
+    def run(self) -> None:
+        start = time.time()
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        while self.epoch < self.config.epochs:
+            losses = self.train_epoch()
+            record = {"epoch": self.epoch, **{f"train_{k}": v for k, v in losses.items()},
+                      "lr": self.optimizer.param_groups[0]["lr"], "elapsed_s": round(time.time() - start, 1)}
+            if self.rank == 0:
+                record.update(self.validate())
+                self.history.append(record)
+                with open(self.out / "log.jsonl", "a") as log:
+                    log.write(json.dumps(record) + "\n")
+                logger.info("epoch %d: %s", self.epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                                  for k, v in record.items()))
+            self.save()
+        if self.distributed:
+            dist.destroy_process_group()
+
+
+class _BatchStream(torch.utils.data.IterableDataset):
+    """One epoch of synthetic batches, generated in a worker process while the models train.
+
+    Seeded from (seed, rank, epoch), so a resumed run draws the same data it would have drawn.
+    """
+
+    def __init__(self, trainer: Trainer, seed: tuple[int, int, int], with_unlabeled: bool):
+        super().__init__()
+        cfg = trainer.config
+        self.labeled, self.unlabeled, self.real = trainer.labeled, trainer.unlabeled, trainer.real_unlabeled
+        self.steps, self.batch_size, self.rf, self.centre = cfg.steps_per_epoch, cfg.batch_size, trainer.rf, trainer.centre
+        self.seed, self.with_unlabeled = seed, with_unlabeled
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        generator = SyntheticGenerator(AugmentationConfig(), seed=int(rng.integers(2**31)))
+        empty = torch.zeros(0)
+        for _ in range(self.steps):
+            joints, head = self.labeled.sample_windows(rng, self.batch_size, self.rf)
+            b = generator.batch(joints, head)
+            unlabeled = self._unlabeled(rng, generator) if self.with_unlabeled else empty
+            yield (torch.from_numpy(b.inputs), torch.from_numpy(b.poses[:, self.centre]),
+                   torch.from_numpy(b.trajectory[:, self.centre]), unlabeled)
+
+    def _unlabeled(self, rng: np.random.Generator, generator: SyntheticGenerator) -> torch.Tensor:
+        parts, size = [], self.batch_size
+        if self.real is not None:
+            real = size // 4 if self.unlabeled is not None else size
+            parts.append(torch.from_numpy(self.real.sample_windows(rng, real, self.rf)))
+            size -= real
+        if self.unlabeled is not None and size > 0:
+            joints, head = self.unlabeled.sample_windows(rng, size, self.rf)
+            parts.append(torch.from_numpy(generator.batch(joints, head).inputs))
+        return torch.cat(parts)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    defaults = TrainConfig(out="")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="run folder (checkpoint.pt, log.jsonl)")
+    parser.add_argument("--filter-widths", default=",".join(map(str, defaults.filter_widths)))
+    for name in ("channels", "epochs", "steps_per_epoch", "batch_size", "seed", "warmup_epochs", "validation_windows", "threads"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    for name in ("dropout", "lr", "lr_decay", "labeled_fraction", "reprojection_weight", "bone_weight"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--semi-supervised", action="store_true")
+    parser.add_argument("--unlabeled-keypoints", nargs="*", default=[], help="keypoint .npz files of real videos")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    args = parser.parse_args(argv)
+    try:
+        widths = [int(w) for w in args.filter_widths.split(",")]
+    except ValueError:
+        parser.error(f"--filter-widths must be comma-separated integers, got {args.filter_widths!r}")
+    values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    values["filter_widths"] = widths
+    return TrainConfig(**values), args.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config, resume = parse_args(argv)
+    trainer = Trainer(config)
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        trainer.load(checkpoint)
+    elif checkpoint.exists() and trainer.rank == 0:
+        raise SystemExit(f"{checkpoint} exists: pass --resume to continue it or choose another --out")
+    trainer.run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
