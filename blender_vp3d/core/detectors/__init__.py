@@ -1,0 +1,1 @@
+"""2D pose detectors behind one interface (see :mod:`.base`)."""
