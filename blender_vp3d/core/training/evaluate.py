@@ -29,11 +29,12 @@ FOCAL_PX = 1400.0
 
 
 def evaluate_model(lifter: Lifter, clips: list[Clip], detector_noise: bool, seed: int = 2024) -> dict[str, MetricReport]:
-    generator = SyntheticGenerator(seed=seed)
     intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
     results = []
-    for clip in tqdm(clips, desc=f"evaluate ({'detector errors' if detector_noise else 'ground-truth 2D'})",
-                     mininterval=5.0):
+    for index, clip in enumerate(tqdm(clips, desc=f"evaluate ({'detector errors' if detector_noise else 'ground-truth 2D'})",
+                                      mininterval=5.0)):
+        # One camera per clip, the same with and without detector errors.
+        generator = SyntheticGenerator(seed=seed * 100_000 + index)
         batch = generator.batch(clip.joints[None].astype(np.float64), clip.head_axes[None].astype(np.float64),
                                 augment_body=False, detector_noise=detector_noise, flip=False)
         normalised = batch.inputs[0, :, :, :2].astype(np.float64)

@@ -25,7 +25,7 @@ from ..model_file import (
     network_configs,
     save_model_file,
 )
-from .model import ModelConfig, TemporalModel, _TemporalBase
+from .model import ModelConfig, TemporalModel, TemporalModelOptimized
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +37,14 @@ _DERIVED_KEYS = frozenset({
 })
 
 
-def export_models(pose_model: _TemporalBase, trajectory_model: _TemporalBase, path: str | os.PathLike,
+def export_models(pose_model: TemporalModel | TemporalModelOptimized,
+                  trajectory_model: TemporalModel | TemporalModelOptimized, path: str | os.PathLike,
                   metadata_extra: dict[str, Any]) -> Path:
     """Write both networks (``TemporalModel`` or ``TemporalModelOptimized``) to the model file ``path``.
 
-    ``metadata_extra`` must supply ``training_data`` and ``licence``; optional are ``metrics`` (default empty),
-    ``fps`` (default 30), ``input_normalisation`` (default :data:`core.model_file.INPUT_NORMALISATION`), ``created`` (default
-    now, UTC) and any further keys, which are stored as given.
+    ``metadata_extra`` must supply ``training_data`` and ``licence``; optional are ``metrics`` (default
+    empty), ``fps`` (default 30), ``input_normalisation`` (default ``core.model_file.INPUT_NORMALISATION``),
+    ``created`` (default now, UTC) and any further keys, which are stored as given.
     """
     clash = sorted(_DERIVED_KEYS & set(metadata_extra))
     if clash:
@@ -51,7 +52,7 @@ def export_models(pose_model: _TemporalBase, trajectory_model: _TemporalBase, pa
     weights: dict[str, np.ndarray] = {}
     configs: dict[str, dict[str, Any]] = {}
     for net, model in zip(NETWORKS, (pose_model, trajectory_model)):
-        if not isinstance(model, _TemporalBase):
+        if not isinstance(model, (TemporalModel, TemporalModelOptimized)):
             raise ValueError(f"{net} model must be a TemporalModel or TemporalModelOptimized, got {type(model).__name__}")
         configs[net] = model.config.to_dict()
         for name, tensor in model.state_dict().items():
@@ -89,3 +90,56 @@ def load_torch_models(path: str | os.PathLike) -> tuple[TemporalModel, TemporalM
         model.load_state_dict(state)
         models.append(model.eval())
     return models[0], models[1]
+
+
+BANDAI_TRAINING_DATA = (
+    "Bandai-Namco-Research-Motiondataset 1 and 2 (Bandai Namco Research Inc.), training styles only "
+    "(validation styles held out: see blender_vp3d.core.mocap.bandai), projected through random virtual "
+    "cameras with the detector-error model of blender_vp3d.core.training.synthetic"
+)
+BANDAI_LICENCE = (
+    "Weights trained on CC BY-NC 4.0 data: non-commercial use only. Credit: Bandai Namco Research Inc."
+)
+
+
+def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None) -> Path:
+    """Write the model file for a training checkpoint (``train.py``'s ``checkpoint.pt``)."""
+    import json
+
+    state = torch.load(checkpoint, weights_only=True)
+    config = json.loads(state["config"])
+    model_config = ModelConfig(filter_widths=config["filter_widths"], channels=config["channels"],
+                               dropout=config["dropout"], causal=config["causal"])
+    pose = TemporalModel(model_config)
+    trajectory = TemporalModel(ModelConfig(**{**model_config.to_dict(), "num_joints_out": 1}))
+    pose.load_state_dict(state["pose"])
+    trajectory.load_state_dict(state["trajectory"])
+    history = json.loads(state["history"])
+    extra = {
+        "training_data": BANDAI_TRAINING_DATA,
+        "licence": BANDAI_LICENCE,
+        "metrics": metrics or {},
+        "training": {"epochs": int(state["epoch"]), "config": config,
+                     "last_epoch_validation": history[-1] if history else {}},
+    }
+    return export_models(pose, trajectory, out, extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="Export a training checkpoint to the add-on's model file.")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("out", type=Path, help="model file to write (.npz; a .json sidecar is written beside it)")
+    parser.add_argument("--metrics-json", type=Path, help="evaluation figures to store in the metadata")
+    args = parser.parse_args(argv)
+    if not args.checkpoint.exists():
+        parser.error(f"checkpoint not found: {args.checkpoint}")
+    metrics = json.loads(args.metrics_json.read_text()) if args.metrics_json else None
+    print(export_checkpoint(args.checkpoint, args.out, metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

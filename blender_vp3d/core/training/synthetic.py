@@ -302,11 +302,19 @@ class SyntheticGenerator:
             return (points - position[:, None, None]) @ rotation.transpose(0, 2, 1)[:, None]
 
         cam_joints, cam_keypoints = to_camera(joints), to_camera(keypoints)
-        # Keep everything in front of the camera (long walks can come close): push the camera back.
-        nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), cam_keypoints[..., 2].min(axis=(1, 2)))
-        push = np.maximum(0.0, 1.0 - nearest)
-        cam_joints[..., 2] += push[:, None, None]
-        cam_keypoints[..., 2] += push[:, None, None]
+        # A detector only sees people inside the frame and in front of the camera: where a window's motion
+        # leaves the image or comes closer than 1 m, move the camera back along its axis until it fits.
+        half_extent = np.stack([width, height], -1)[:, None, None] / (2 * focal[:, None, None, None])
+        for _ in range(4):
+            depth = cam_keypoints[..., 2:3]
+            overflow = (np.abs(cam_keypoints[..., :2] / np.maximum(depth, 1e-3)) / half_extent).max(axis=(1, 2, 3))
+            nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), depth.min(axis=(1, 2, 3)))
+            push = np.maximum(np.maximum(0.0, 1.0 - nearest), np.median(depth, axis=(1, 2, 3)) * (overflow - 1.0) * 1.05)
+            push = np.where(overflow > 1.0, push, np.maximum(0.0, 1.0 - nearest))
+            if not (push > 0).any():
+                break
+            cam_joints[..., 2] += push[:, None, None]
+            cam_keypoints[..., 2] += push[:, None, None]
 
         xy = cam_keypoints[..., :2] / cam_keypoints[..., 2:3]
         known = (rng.random(b) < self.config.known_intrinsics_prob) if augment else np.ones(b, bool)

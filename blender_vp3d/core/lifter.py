@@ -1,0 +1,286 @@
+"""The public entry point: 2D keypoints in pixels to 3D joints and root trajectory in metres.
+
+``Lifter.load()`` reads a model file (by default the bundled one) and ``Lifter.lift`` does everything between a
+detector's output and the 3D result, so the add-on, the CLI and tests all call the same code:
+
+1. validate the keypoints; NaN coordinates and confidence 0 mean "missing";
+2. fill missing keypoints by linear interpolation over time (edge hold at the ends); a joint never seen takes
+   the mean position of the joints that were seen in that frame, and keeps confidence 0;
+3. convert pixels to undistorted normalised camera coordinates with the given (or default) intrinsics;
+4. resample to the model's frame rate when the clip's differs (linear), and the results back at the end;
+5. pad both ends by edge replication so that every frame gets an output, however short the clip;
+6. run the pose and trajectory networks on the clip and on its mirror image, and average (test-time flip);
+7. zero the pelvis row of the root-relative joints.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .camera import Intrinsics, pixels_to_normalized
+from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
+from .model_file import ModelFileError, load_model_file, network_configs, network_weights
+from .skeleton import COCO17, H36M17, ROOT
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_MODEL_NAME = "vp3d_default.npz"
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # blender_vp3d/
+
+
+def bundled_model_paths() -> tuple[Path, Path]:
+    """Where ``Lifter.load()`` looks for the default model, in order.
+
+    First inside the package (``blender_vp3d/bundled_models/``, the add-on zip's layout), then in the
+    repository root (``<root>/bundled_models/``, the development layout).
+    """
+    return (
+        _PACKAGE_DIR / "bundled_models" / BUNDLED_MODEL_NAME,
+        _PACKAGE_DIR.parent / "bundled_models" / BUNDLED_MODEL_NAME,
+    )
+
+
+@dataclass(frozen=True)
+class LiftResult:
+    """The lifter's output for a clip of T frames (float64 arrays).
+
+    joints:      (T, 17, 3) H36M-17 joints relative to the pelvis (row 0 is zero), camera frame (x right,
+                 y down, z forward), metres.
+    trajectory:  (T, 3) pelvis position in the camera frame, metres.
+    confidence:  (T, 17) input confidence per COCO-17 keypoint; 0 where the keypoint was missing and filled.
+    fps:         frame rate of the frames above: the ``fps`` given to ``lift``, else the model's.
+    focal_px:    focal length in pixels that the pixels were converted with (``fx`` of the intrinsics).
+    """
+
+    joints: np.ndarray
+    trajectory: np.ndarray
+    confidence: np.ndarray
+    fps: float
+    focal_px: float
+
+
+class Lifter:
+    """Pose and trajectory networks of one model file, with the conventions they were trained under."""
+
+    def __init__(self, pose: NumpyTemporalModel, trajectory: NumpyTemporalModel, metadata: dict[str, Any],
+                 path: Path | None = None):
+        _check_compatible(pose, trajectory, metadata)
+        self.pose = pose
+        self.trajectory = trajectory
+        self.metadata = metadata
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> Lifter:
+        """Load a model file; without ``path`` the bundled default model (see :func:`bundled_model_paths`).
+
+        Raises ``model_file.ModelFileError`` (a ``ValueError``) when the file is missing or invalid.
+        """
+        if path is None:
+            candidates = bundled_model_paths()
+            found = next((p for p in candidates if p.is_file()), None)
+            if found is None:
+                raise ModelFileError(
+                    f"the bundled model {BUNDLED_MODEL_NAME} is missing: looked in {candidates[0].parent} and "
+                    f"{candidates[1].parent}; pass the path of a model file to Lifter.load(path)"
+                )
+            path = found
+        path = Path(path)
+        weights, metadata = load_model_file(path)
+        configs = network_configs(metadata)
+        pose, trajectory = (
+            NumpyTemporalModel(configs[net], network_weights(weights, net), chunk_frames=chunk_frames)
+            for net in ("pose", "trajectory")
+        )
+        logger.info("loaded model %s (receptive field %d, %g fps)", path, pose.receptive_field, metadata["fps"])
+        return cls(pose, trajectory, metadata, path)
+
+    @property
+    def fps(self) -> float:
+        """Frame rate the networks were trained at."""
+        return float(self.metadata["fps"])
+
+    @property
+    def receptive_field(self) -> int:
+        return self.pose.receptive_field
+
+    @property
+    def causal(self) -> bool:
+        return self.pose.config.causal
+
+    def lift(self, keypoints: np.ndarray, image_size: tuple[int, int], focal_px: float | None = None,
+             fps: float | None = None, *, flip: bool = True, intrinsics: Intrinsics | None = None) -> LiftResult:
+        """Lift COCO-17 keypoints, (T, 17, 2) pixels or (T, 17, 3) with confidence, to 3D.
+
+        ``image_size`` is (width, height) in pixels. ``focal_px`` is the focal length in pixels if known;
+        otherwise ``camera.Intrinsics.default`` assumes a 26 mm-equivalent lens. ``fps`` is the clip's frame
+        rate if it differs from the model's (:attr:`fps`). ``flip`` averages with the mirrored clip.
+        ``intrinsics`` replaces the default camera (principal point, distortion); it must match
+        ``image_size`` and excludes ``focal_px``.
+        """
+        points, confidence = _check_keypoints(keypoints)
+        width, height = _check_image_size(image_size)
+        focal_px = _positive_or_none("focal_px", focal_px)
+        fps = _positive_or_none("fps", fps)
+        if intrinsics is not None:
+            if not isinstance(intrinsics, Intrinsics):
+                raise ValueError(f"intrinsics must be a camera.Intrinsics, got {type(intrinsics).__name__}")
+            if focal_px is not None:
+                raise ValueError("give either focal_px or intrinsics, not both")
+            if (intrinsics.width, intrinsics.height) != (width, height):
+                raise ValueError(
+                    f"intrinsics are for a {intrinsics.width}x{intrinsics.height} image, image_size is {width}x{height}"
+                )
+            intr = intrinsics
+        else:
+            intr = Intrinsics.default(width, height, focal_px)
+
+        points = _fill_missing(points, confidence)
+        features = np.concatenate([pixels_to_normalized(points, intr), confidence[..., None]], axis=-1)
+        frames = len(features)
+        resample = fps is not None and not math.isclose(fps, self.fps, rel_tol=1e-9)
+        if resample:
+            model_frames = math.ceil((frames - 1) * self.fps / fps - 1e-9) + 1
+            features = _resample(features, np.arange(model_frames) * (fps / self.fps))
+        joints, trajectory = self._run(features.astype(np.float32), flip)
+        if resample:
+            positions = np.arange(frames) * (self.fps / fps)
+            joints, trajectory = _resample(joints, positions), _resample(trajectory, positions)
+        joints[:, ROOT] = 0.0
+        return LiftResult(
+            joints=joints,
+            trajectory=trajectory,
+            confidence=confidence,
+            fps=float(fps) if fps is not None else self.fps,
+            focal_px=float(intr.fx),
+        )
+
+    def _run(self, features: np.ndarray, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 17, 3) model input at the model's rate -> joints (T, 17, 3), trajectory (T, 3), float64."""
+        rf = self.receptive_field
+        before = rf - 1 if self.causal else (rf - 1) // 2
+        padded = np.pad(features, ((before, rf - 1 - before), (0, 0), (0, 0)), mode="edge")
+        batch = [padded]
+        if flip:
+            mirrored = padded[:, COCO17.flip_permutation()].copy()
+            mirrored[..., 0] *= -1
+            batch.append(mirrored)
+        batch = np.stack(batch)
+        poses = self.pose(batch).astype(np.float64)            # (B, T, 17, 3)
+        roots = self.trajectory(batch)[:, :, 0].astype(np.float64)  # (B, T, 3)
+        joints, trajectory = poses[0], roots[0]
+        if flip:
+            unmirrored = poses[1][:, H36M17.flip_permutation()]
+            unmirrored[..., 0] *= -1
+            root = roots[1].copy()
+            root[..., 0] *= -1
+            joints = 0.5 * (joints + unmirrored)
+            trajectory = 0.5 * (trajectory + root)
+        return joints, trajectory
+
+
+def _check_compatible(pose: NumpyTemporalModel, trajectory: NumpyTemporalModel, metadata: dict[str, Any]) -> None:
+    expected = {
+        "input_layout": COCO17.name,
+        "output_layout": H36M17.name,
+    }
+    for key, value in expected.items():
+        if metadata.get(key) != value:
+            raise ModelFileError(f"the lifter needs {key} {value!r}, the model has {metadata.get(key)!r}")
+    for net, model, joints_out in (("pose", pose, H36M17.num_joints), ("trajectory", trajectory, 1)):
+        cfg = model.config
+        if (cfg.num_joints_in, cfg.in_features, cfg.num_joints_out) != (COCO17.num_joints, 3, joints_out):
+            raise ModelFileError(
+                f"the {net} network maps {cfg.num_joints_in} joints x {cfg.in_features} features to "
+                f"{cfg.num_joints_out} joints; the lifter needs {COCO17.num_joints} x 3 to {joints_out}"
+            )
+    if pose.receptive_field != trajectory.receptive_field or pose.config.causal != trajectory.config.causal:
+        raise ModelFileError("pose and trajectory networks must share receptive field and causality")
+    if not metadata.get("fps", 0) > 0:
+        raise ModelFileError(f"model fps must be positive, got {metadata.get('fps')!r}")
+
+
+def _check_keypoints(keypoints: Any) -> tuple[np.ndarray, np.ndarray]:
+    """-> pixel positions (T, 17, 2) with NaN where missing, confidence (T, 17) with 0 where missing."""
+    array = np.asarray(keypoints)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"keypoints must be a numeric array, got dtype {array.dtype}")
+    if array.ndim != 3 or array.shape[1] != COCO17.num_joints or array.shape[2] not in (2, 3):
+        raise ValueError(f"keypoints must have shape (T, 17, 2) or (T, 17, 3), got {array.shape}")
+    if array.shape[0] < 1:
+        raise ValueError(f"keypoints must have at least one frame, got shape {array.shape}")
+    array = array.astype(np.float64)
+    points = array[..., :2].copy()
+    if np.isinf(points).any():
+        raise ValueError("keypoints contain infinite coordinates (use NaN for missing keypoints)")
+    if array.shape[2] == 3:
+        confidence = array[..., 2].copy()
+        bad = ~np.isnan(confidence) & ((confidence < 0) | (confidence > 1))
+        if bad.any():
+            raise ValueError(
+                f"keypoint confidence must lie in [0, 1], got values from {np.nanmin(confidence):g} "
+                f"to {np.nanmax(confidence):g}"
+            )
+        confidence = np.nan_to_num(confidence, nan=0.0)
+    else:
+        confidence = np.ones(array.shape[:2])
+    confidence[np.isnan(points).any(axis=-1)] = 0.0
+    if not (confidence > 0).any():
+        raise ValueError("no valid keypoints: every joint is missing (NaN or confidence 0) in every frame")
+    points[confidence == 0] = np.nan
+    return points, confidence
+
+
+def _check_image_size(image_size: Any) -> tuple[Any, Any]:
+    try:
+        width, height = image_size
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (width, height), got {image_size!r}") from None
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"image_size {name} must be a positive number, got {value!r}")
+    return width, height
+
+
+def _positive_or_none(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+    return float(value)
+
+
+def _fill_missing(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Replace missing (NaN) positions: per joint linear in time with edge hold; unseen joints get the frame's
+    mean of the seen ones."""
+    filled = points.copy()
+    frames = np.arange(len(points))
+    seen = np.zeros(points.shape[1], dtype=bool)
+    for j in range(points.shape[1]):
+        valid = confidence[:, j] > 0
+        if not valid.any():
+            continue
+        seen[j] = True
+        if not valid.all():
+            for c in range(2):
+                filled[:, j, c] = np.interp(frames, frames[valid], points[valid, j, c])
+    if not seen.all():
+        filled[:, ~seen] = filled[:, seen].mean(axis=1, keepdims=True)
+    return filled
+
+
+def _resample(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``values`` (T, ...) at fractional frame ``positions``, held at the ends."""
+    positions = np.clip(positions, 0, len(values) - 1)
+    lower = np.floor(positions).astype(int)
+    upper = np.minimum(lower + 1, len(values) - 1)
+    weight = (positions - lower).reshape((-1,) + (1,) * (values.ndim - 1))
+    return values[lower] * (1 - weight) + values[upper] * weight
