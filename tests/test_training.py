@@ -74,3 +74,24 @@ def test_torchrun_data_parallel(tmp_path, bandai_split):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "checkpoint.pt").exists()
     assert len((out / "log.jsonl").read_text().splitlines()) == 1
+
+
+def test_checkpoint_exports_to_a_lifter_and_evaluates(tmp_path, bandai_split):
+    from blender_vp3d.core import Lifter
+    from blender_vp3d.core.training.evaluate import evaluate_model, format_table
+    from blender_vp3d.core.training.export import export_checkpoint
+
+    trainer = Trainer(_tiny(tmp_path, epochs=1, steps_per_epoch=10))
+    trainer.run()
+    path = export_checkpoint(tmp_path / "checkpoint.pt", tmp_path / "model.npz", metrics={"note": "tiny"})
+    lifter = Lifter.load(path)
+    assert lifter.metadata["licence"].startswith("Weights trained on CC BY-NC 4.0")
+    _, validation = bandai_split
+    clips = [c for c in validation if c.dataset == 1][:2] + [c for c in validation if c.dataset == 2][:2]
+    clean = evaluate_model(lifter, clips, detector_noise=False)
+    noisy = evaluate_model(lifter, clips, detector_noise=True)
+    assert set(clean) == {c.action for c in clips} | {"overall"}
+    assert clean["overall"].frames == sum(c.num_frames for c in clips)
+    # a barely trained model is poor but human-scale, and errors are finite
+    assert 0.03 < clean["overall"].mpjpe < 0.5 and 0.03 < noisy["overall"].mpjpe < 0.5
+    assert "| overall |" in format_table(clean)
