@@ -4,7 +4,7 @@
 Runs with the system ``python3`` (standard library only). Commands:
 
     python3 build.py test    create/update the project environment (.venv) and run the tests
-    python3 build.py demo    lift a held-out mocap clip with the bundled model and write out/
+    python3 build.py demo    capture the sample video cam01 into out/ (motion, BVH, preview)
     python3 build.py env     only create/update the environment
 
 The environment is rebuilt only when ``requirements/dev.txt`` changes (a stamp file records its hash),
@@ -119,9 +119,15 @@ def cmd_test(extra: list[str]) -> None:
 
 
 def cmd_demo(extra: list[str]) -> None:
+    """Capture the sample video cam01: motion file, BVH and a side-by-side preview in out/."""
     python = ensure_env()
     ensure_assets(python)
-    run([str(python), "-m", "blender_vp3d.core.demo", "--out", str(ROOT / "out"), *extra])
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    video = SAMPLES_DIR / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    run([str(python), "-m", "blender_vp3d", "capture", str(video), "-o", str(out / "cam01.npz"),
+         "-o", str(out / "cam01.bvh"), "--preview", str(out / "cam01_preview.mp4"), *extra])
+    print(f"demo outputs in {out}: cam01.npz, cam01.bvh, cam01_preview.mp4, cam01_preview.png")
 
 
 def cmd_env(extra: list[str]) -> None:

@@ -1,0 +1,251 @@
+"""Video to :class:`Motion`: the path every capture takes, in Blender or not.
+
+    probe -> detect 2D (cached) -> pick the person -> lift -> smooth -> world alignment -> foot locking
+
+:func:`capture` is the single entry point: the CLI, the add-on's operator and the batch API all call it with a
+:class:`CaptureSettings`. Progress is reported through a callback as :class:`ProgressEvent` s.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import filters
+from .camera import Intrinsics
+from .detection_cache import DetectionCache
+from .detectors.base import FrameDetections, PoseDetector
+from .foot_contact import detect_contacts, lock_feet, skating_speed
+from .lifter import Lifter
+from .motion import Motion
+from .tracking import SelectedPerson, Track, select_track
+from .video import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
+from .world import align_to_world
+
+logger = logging.getLogger(__name__)
+
+DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
+
+
+@dataclass
+class CaptureSettings:
+    """Everything that decides a capture's result (stored in the Motion for reproducibility)."""
+
+    detector: str = "auto"             # auto | blazepose | mediapipe | detectron2 | path of a keypoint file
+    start: int = 0                     # first frame (inclusive)
+    end: int | None = None             # last frame (exclusive); None: to the end
+    stride: int = 1
+    smoothing: str = filters.DEFAULT_METHOD
+    focal_px: float | None = None      # focal length in pixels, if known
+    focal_mm: float | None = None      # or a lens focal length with the sensor width across the long side
+    sensor_mm: float | None = None
+    height_m: float | None = None      # subject height: rescales the result; None keeps the model's scale
+    foot_lock: bool = True
+    in_place: bool = False             # keep the pelvis over its first position (no root motion)
+    face_viewer: bool = True           # subject faces -Y (Blender's front view) at the first frame
+    track_id: int | None = None        # another person than the main one (ids from the tracking report)
+    detectron2_config: str | None = None
+    detectron2_weights: str | None = None
+    workers: int = 2                   # processes for detection (BlazePose)
+    use_cache: bool = True
+    model: str | None = None           # lifter model file; None: the bundled one
+
+    def validate(self) -> None:
+        if not (self.detector in DETECTORS or Path(self.detector).exists()):
+            raise ValueError(f"unknown detector {self.detector!r}: use one of {', '.join(DETECTORS)} or a keypoint file")
+        if self.start < 0 or self.stride < 1 or (self.end is not None and self.end <= self.start):
+            raise ValueError(f"invalid frame range: start={self.start}, end={self.end}, stride={self.stride}")
+        if self.smoothing not in filters.METHODS:
+            raise ValueError(f"unknown smoothing {self.smoothing!r}: use one of {', '.join(filters.METHODS)}")
+        if (self.focal_mm is None) != (self.sensor_mm is None):
+            raise ValueError("--focal-mm and --sensor-mm go together (the sensor width is needed to convert mm to pixels)")
+        if self.focal_px is not None and self.focal_mm is not None:
+            raise ValueError("give the focal length either in pixels or in millimetres, not both")
+        for name in ("focal_px", "focal_mm", "sensor_mm", "height_m"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+
+
+@dataclass
+class ProgressEvent:
+    stage: str          # probe | detect | track | lift | clean | done
+    done: int
+    total: int
+    message: str = ""
+    eta_s: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class CaptureResult:
+    motion: Motion
+    video: VideoInfo
+    person: SelectedPerson
+    tracks: list[Track]
+    detections_cached: bool
+    skating_before: float = float("nan")   # mean horizontal ankle speed during contacts, m/s
+    skating_after: float = float("nan")
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def capture(video: str | Path, settings: CaptureSettings | None = None,
+            progress: ProgressCallback | None = None, lifter: Lifter | None = None) -> CaptureResult:
+    """Capture the motion of the main person (or ``settings.track_id``) in ``video``."""
+    settings = settings or CaptureSettings()
+    settings.validate()
+    report = progress or (lambda event: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    info = probe_video(video)
+    report(ProgressEvent("probe", 1, 1, f"{info.width}x{info.height}, {info.frame_count} frames at {info.fps:.2f} fps"))
+    lifter = lifter or Lifter.load(settings.model)
+    detections, cached = detect(info, settings, report)
+    timings["detect"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    person = select_track(detections, settings.track_id)
+    report(ProgressEvent("track", 1, 1, f"person {person.track_id} in {person.coverage:.0%} of frames "
+                                        f"({len(person.tracks)} track(s))"))
+    fps = info.fps / settings.stride
+    focal_px = settings.focal_px
+    if settings.focal_mm is not None:
+        focal_px = Intrinsics.from_focal_mm(info.width, info.height, settings.focal_mm, settings.sensor_mm).fx
+    keypoints = np.where(person.present[:, None, None], person.keypoints, np.nan)
+    keypoints[..., 2] = np.nan_to_num(keypoints[..., 2], nan=0.0)
+    lifted = lifter.lift(keypoints, image_size=(info.width, info.height), focal_px=focal_px, fps=fps)
+    timings["lift"] = time.perf_counter() - clock
+    report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames"))
+
+    clock = time.perf_counter()
+    joints = filters.smooth(lifted.joints, settings.smoothing, fps=fps)
+    trajectory = filters.smooth(lifted.trajectory[:, None], settings.smoothing, fps=fps)[:, 0]
+    world = align_to_world(joints, trajectory, subject_height_m=settings.height_m,
+                           face_viewer=settings.face_viewer, in_place=settings.in_place)
+    contacts = detect_contacts(world.joints, fps=fps)
+    world_joints = world.joints
+    before = after = skating_speed(world_joints, contacts, fps=fps) if contacts.any() else 0.0
+    if settings.foot_lock and contacts.any():
+        locked = lock_feet(world_joints, contacts, fps=fps)
+        world_joints, before, after = locked.joints, locked.skating_before, locked.skating_after
+    timings["clean"] = time.perf_counter() - clock
+    report(ProgressEvent("clean", 1, 1, f"foot skating {100 * before:.1f} -> {100 * after:.1f} cm/s"))
+
+    motion = Motion(joints=world_joints, trajectory=world.trajectory, fps=fps, contacts=contacts,
+                    keypoints_2d=person.keypoints, image_size=(info.width, info.height),
+                    source_video=str(Path(video).resolve()), settings=asdict(settings),
+                    alignment=world.alignment.to_dict())
+    report(ProgressEvent("done", 1, 1, f"{motion.num_frames} frames captured"))
+    return CaptureResult(motion, info, person, person.tracks, cached, before, after, timings)
+
+
+def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> tuple[list[FrameDetections], bool]:
+    """2D detections of the frame range, from the cache when the same video and settings were seen."""
+    end = info.frame_count if settings.end is None else min(settings.end, info.frame_count)
+    if settings.start >= end:
+        raise ValueError(f"frame range {settings.start}..{settings.end} is outside the video's {info.frame_count} frames")
+    count = len(range(settings.start, end, settings.stride))
+    if Path(settings.detector).exists() and settings.detector not in DETECTORS:
+        return _imported(settings.detector, info, settings, count), False
+
+    name = _resolve_detector(settings.detector)
+    cache_settings = {"start": settings.start, "end": end, "stride": settings.stride, "max_side": DETECTION_MAX_SIDE,
+                      "config": settings.detectron2_config, "weights": settings.detectron2_weights}
+    cache = DetectionCache() if settings.use_cache else None
+    if cache is not None:
+        hit = cache.load(info.path, name, cache_settings)
+        if hit is not None:
+            report(ProgressEvent("detect", count, count, "detections from the cache"))
+            return list(hit.detections), True
+    detections = _run_detector(name, info, settings, end, count, report)
+    if cache is not None:
+        cache.save(info.path, name, cache_settings, detections)
+    return detections, False
+
+
+def _resolve_detector(name: str) -> str:
+    if name != "auto":
+        return name
+    try:
+        from .detectors.blazepose import BlazePoseDetector  # noqa: F401
+        from .detectors.model_paths import blazepose_model_dir
+
+        blazepose_model_dir()
+        import ai_edge_litert  # noqa: F401
+        return "blazepose"
+    except (ImportError, OSError, ValueError) as exc:
+        logger.info("BlazePose on LiteRT unavailable (%s); using mediapipe", exc)
+        return "mediapipe"
+
+
+def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:
+    if name == "blazepose":
+        from .detectors.blazepose import BlazePoseDetector
+
+        return BlazePoseDetector()
+    if name == "mediapipe":
+        from .detectors.mediapipe_backend import MediaPipeDetector
+
+        return MediaPipeDetector()
+    if name == "detectron2":
+        from .detectors.detectron2_backend import DEFAULT_CONFIG, Detectron2Detector
+
+        if not settings.detectron2_weights:
+            raise ValueError("detectron2 needs --detectron2-weights (the Keypoint R-CNN model file)")
+        return Detectron2Detector(settings.detectron2_config or DEFAULT_CONFIG, settings.detectron2_weights)
+    raise ValueError(f"unknown detector {name!r}")
+
+
+def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: int, count: int,
+                  report: ProgressCallback) -> list[FrameDetections]:
+    if name == "blazepose" and settings.workers > 1 and count >= 2 * settings.workers:
+        from .detectors.parallel import detect_video_parallel
+
+        return detect_video_parallel(info.path, start=settings.start, end=end, stride=settings.stride,
+                                     workers=settings.workers, max_side=DETECTION_MAX_SIDE,
+                                     progress=lambda done: report(ProgressEvent("detect", done, count, "detecting")))
+    detector = _make_detector(name, settings)
+    detections: list[FrameDetections] = []
+    started = time.perf_counter()
+    try:
+        for frame in read_frames(info.path, settings.start, end, settings.stride, max_side=DETECTION_MAX_SIDE, prefetch=8):
+            detections.append(frame.detections_to_video(detector.detect(frame.image)))
+            done = len(detections)
+            if done % 5 == 0 or done == count:
+                elapsed = time.perf_counter() - started
+                report(ProgressEvent("detect", done, count, f"detecting ({name})", elapsed / done * (count - done)))
+    finally:
+        detector.close()
+    return detections
+
+
+def _imported(path: str, info: VideoInfo, settings: CaptureSettings, count: int) -> list[FrameDetections]:
+    from .detectors.imported import load_keypoints
+
+    imported = load_keypoints(path, frame_count=None, image_size=(info.width, info.height))
+    frames = imported.detections
+    if len(frames) == info.frame_count:
+        frames = frames[settings.start : (settings.end or info.frame_count) : settings.stride]
+    elif len(frames) != count:
+        raise ValueError(f"keypoint file {path} has {len(frames)} frames; the video has {info.frame_count} "
+                         f"({count} in the chosen range)")
+    return list(frames)
+
+
+def summarize_tracks(tracks: Sequence[Track]) -> str:
+    return "; ".join(t.describe() for t in tracks)

@@ -1,0 +1,173 @@
+"""Command line: ``python -m blender_vp3d capture VIDEO -o OUT.npz|OUT.bvh [options]``.
+
+Bad input ends with one line on stderr and a non-zero exit (2 for bad input, 1 for anything unexpected), and
+no partly written output. ``--json-progress`` prints one JSON object per progress step on stdout, for the
+add-on, which runs this in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+# FFmpeg's own log lines ("moov atom not found") would bury the one-line error; keep only ours.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from . import filters  # noqa: E402
+from .capture import DETECTORS, CaptureResult, CaptureSettings, ProgressEvent, capture  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="python -m blender_vp3d", description="Video to 3D motion capture.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+    c = commands.add_parser("capture", help="capture the motion of a person in a video")
+    c.add_argument("video", type=Path)
+    c.add_argument("-o", "--out", type=Path, action="append", required=True,
+                   help="output: .npz (motion) or .bvh; repeat for both")
+    c.add_argument("--detector", default="auto", help=f"{' | '.join(DETECTORS)} | a keypoint file (COCO JSON, "
+                   "OpenPose folder, .npz)")
+    c.add_argument("--detectron2-config", help="Keypoint R-CNN config (.yaml) for --detector detectron2")
+    c.add_argument("--detectron2-weights", help="Keypoint R-CNN weights for --detector detectron2")
+    c.add_argument("--start", type=int, default=0, help="first frame")
+    c.add_argument("--end", type=int, help="stop before this frame")
+    c.add_argument("--stride", type=int, default=1)
+    c.add_argument("--smooth", default=filters.DEFAULT_METHOD, choices=filters.METHODS)
+    c.add_argument("--focal-px", type=float, help="focal length in pixels, if known")
+    c.add_argument("--focal-mm", type=float, help="lens focal length in mm (with --sensor-mm)")
+    c.add_argument("--sensor-mm", type=float, help="sensor width in mm across the long image side")
+    c.add_argument("--height-m", type=float, help="subject height in metres (scales the result)")
+    c.add_argument("--no-foot-lock", action="store_true")
+    c.add_argument("--in-place", action="store_true", help="no root motion")
+    c.add_argument("--keep-facing", action="store_true", help="keep the camera's view instead of facing -Y")
+    c.add_argument("--track", type=int, help="track id of another person (see the tracks listed)")
+    c.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    c.add_argument("--no-cache", action="store_true", help="run the detector even if cached")
+    c.add_argument("--model", help="lifter model file (default: the bundled model)")
+    c.add_argument("--preview", type=Path, help="write a side-by-side preview video (.mp4) and a .png sheet")
+    c.add_argument("--json-progress", action="store_true", help="one JSON line per progress step on stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        return _capture(args)
+    except (ValueError, ImportError, OSError) as exc:
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: cancelled\n")
+        return 130
+
+
+def _capture(args: argparse.Namespace) -> int:
+    for out in args.out:
+        if out.suffix.lower() not in (".npz", ".bvh"):
+            raise ValueError(f"output must end in .npz or .bvh, got {out.name}")
+    if args.preview is not None and args.preview.suffix.lower() != ".mp4":
+        raise ValueError(f"--preview must end in .mp4, got {args.preview.name}")
+    for out in [*args.out, *([args.preview] if args.preview else [])]:
+        if not out.parent.exists():
+            raise ValueError(f"output folder does not exist: {out.parent}")
+    settings = CaptureSettings(
+        detector=args.detector, start=args.start, end=args.end, stride=args.stride, smoothing=args.smooth,
+        focal_px=args.focal_px, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm, height_m=args.height_m,
+        foot_lock=not args.no_foot_lock, in_place=args.in_place, face_viewer=not args.keep_facing,
+        track_id=args.track, detectron2_config=args.detectron2_config, detectron2_weights=args.detectron2_weights,
+        workers=args.workers, use_cache=not args.no_cache, model=args.model,
+    )
+    reporter = _JsonProgress() if args.json_progress else _BarProgress()
+    try:
+        result = capture(args.video, settings, reporter)
+    finally:
+        reporter.close()
+    _write_outputs(result, args)
+    summary = {"frames": result.motion.num_frames, "fps": result.motion.fps, "out": [str(o) for o in args.out],
+               "coverage": result.person.coverage, "track": result.person.track_id,
+               "tracks": [t.describe() for t in result.tracks], "detections_cached": result.detections_cached,
+               "skating_cm_s": [100 * result.skating_before, 100 * result.skating_after]}
+    if args.json_progress:
+        print(json.dumps({"stage": "result", **summary}), flush=True)
+    else:
+        print(f"wrote {', '.join(summary['out'])} ({summary['frames']} frames at {summary['fps']:.2f} fps; person {summary['track']} "
+              f"in {summary['coverage']:.0%} of frames)")
+    return 0
+
+
+def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
+    motion = result.motion
+    for out in args.out:
+        if out.suffix.lower() == ".npz":
+            motion.save(out)
+        else:
+            from .export_bvh import write_bvh
+
+            write_bvh(out, motion.joints, fps=motion.fps)
+    if args.preview is not None:
+        from .preview import write_contact_sheet, write_preview_video
+        from .video import read_frames
+
+        s = motion.settings
+        frames = read_frames(result.video.path, s["start"], s["end"], s["stride"], prefetch=4)
+        write_preview_video((f.image for f in frames), motion.keypoints_2d, motion.joints, args.preview, motion.fps)
+        picks = set(int(i) for i in (motion.num_frames - 1) * (0.05 + 0.9 * _grid(6)))
+        chosen = {}
+        for k, frame in enumerate(read_frames(result.video.path, s["start"], s["end"], s["stride"])):
+            if k in picks:
+                chosen[k] = frame.image
+        write_contact_sheet(chosen, motion.keypoints_2d, motion.joints, args.preview.with_suffix(".png"))
+
+
+def _grid(count: int):
+    import numpy as np
+
+    return np.linspace(0.0, 1.0, count)
+
+
+class _BarProgress:
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        from tqdm import tqdm
+
+        if event.stage == "detect" and event.total > 1:
+            if self.bar is None:
+                self.bar = tqdm(total=event.total, desc="detecting", unit="frame", file=sys.stderr)
+            self.bar.update(event.done - self.bar.n)
+        elif event.message:
+            self.close()
+            sys.stderr.write(f"{event.stage}: {event.message}\n")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _JsonProgress:
+    def __call__(self, event: ProgressEvent) -> None:
+        print(json.dumps({**asdict(event), "fraction": round(event.fraction, 4)}), flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

@@ -1,0 +1,303 @@
+"""From the lifter's camera frame to a Z-up world with the floor at z = 0 (Blender's convention).
+
+The lifter gives joints in the camera frame (x right, y down, z forward). Blender's world is x right,
+y forward (into the scene), z up. Between the two lie the camera's unknown pitch and roll relative to the
+ground, the camera's height above the floor, and (optionally) the subject's scale and facing. This module
+estimates them from the body alone and returns them as a :class:`WorldAlignment`, so the preview and the
+export can place a camera that sees what the video saw:
+
+    world = scale * rotation @ camera + translation
+
+1. **Up** is first the body's axis: the mean direction from the ankles' midpoint to the thorax over frames
+   where the person stands upright (straight legs, trunk in line with them), over all frames if there are
+   too few. Then the floor refines it: the ankle positions while the feet are slow and low form the floor
+   plane; its normal replaces the body axis along the directions where those points spread enough to
+   define it (a Tikhonov blend, ``floor_prior_m``), with points well above the plane trimmed and the fit
+   repeated. A subject walking about fixes the tilt from the floor; one standing still keeps the body axis.
+2. **Yaw**: by default the camera's forward, projected onto the floor, becomes +Y, so a Blender camera at
+   :meth:`WorldAlignment.camera_matrix_world` sees the subject as the video did. With ``face_viewer`` the
+   subject instead faces -Y in the first frames, i.e. faces Blender's front view (which looks along +Y).
+3. **Scale**: the model's metric scale, or the one that makes the subject ``subject_height_m`` tall:
+   height = (head top - lower ankle, a high percentile over frames) + ``ankle_height_m``.
+4. **Floor**: z = 0 lies ``ankle_height_m`` below a low percentile of the lower ankle's height over frames.
+   The default ankle height is anatomical: COCO annotates ankles at the malleolus, about 8 cm above the
+   floor for an adult. (Bandai's mocap skeleton, which the lifter learned from, has its ankle joints
+   0.117 m above the floor; pass that for its ground truth.)
+5. **Origin**: the subject's first-frame pelvis above (0, 0) by default (``center_subject``), or the camera
+   above the origin. ``in_place`` keeps the pelvis's horizontal position at its first-frame value (height
+   and the body's motion relative to it unchanged).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .foot_contact import leg_length
+from .rotations import axis_angle_to_matrix, axis_rotation, normalize
+from .skeleton import H36M17
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ANKLE_HEIGHT_M = 0.08
+"""Height of the ankle keypoint above the floor when the foot is flat (lateral malleolus of an adult)."""
+
+# Camera frame (x right, y down, z forward) to the level "naive" world (x right, y forward, z up).
+CAMERA_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+_J = {name: i for i, name in enumerate(H36M17.joint_names)}
+_ANKLES = [_J["left_ankle"], _J["right_ankle"]]
+FACING_FRAMES = 5           # frames whose mean hip and shoulder lines give the initial facing
+STANDING_MIN_FRACTION = 0.1  # fewer upright frames than this: the body axis averages all frames
+FLOOR_ITERATIONS = 4
+
+
+@dataclass(frozen=True)
+class WorldAlignment:
+    """The similarity transform from the lifter's camera frame to the Z-up world, and what it is made of.
+
+    rotation:      (3, 3) camera -> world rotation (pitch, roll and yaw included).
+    translation:   (3,) world position of the camera centre, metres; ``translation[2]`` is its height.
+    scale:         uniform factor applied to the lifter's metres (1.0 without ``subject_height_m``).
+    floor_height:  z of the floor in the scaled, rotated frame before translation (the camera's height
+                   above the floor is ``-floor_height``).
+    facing_deg:    rotation about world Z (degrees, counter-clockwise seen from above) that was applied
+                   after levelling: turns the camera's forward onto +Y, or the subject's onto -Y.
+    pitch_deg:     the camera's tilt below the horizon (positive: looking down).
+    roll_deg:      the camera's roll about its forward axis (positive: the world's up appears tilted to the
+                   image's right, i.e. the camera turned counter-clockwise as seen from behind).
+    up_camera:     (3,) the world's up direction in camera coordinates.
+    face_viewer, center_subject, in_place: the options the motion was aligned with.
+    ankle_height_m: the ankle height above the floor that was assumed.
+    """
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    scale: float
+    floor_height: float
+    facing_deg: float
+    pitch_deg: float
+    roll_deg: float
+    up_camera: np.ndarray
+    face_viewer: bool
+    center_subject: bool
+    in_place: bool
+    ankle_height_m: float
+
+    def apply(self, points_camera: np.ndarray) -> np.ndarray:
+        """Camera-frame points (..., 3) to world points (no ``in_place`` correction: that is per frame)."""
+        points = np.asarray(points_camera, dtype=np.float64)
+        return self.scale * points @ self.rotation.T + self.translation
+
+    def camera_matrix_world(self) -> np.ndarray:
+        """4x4 world matrix of a Blender camera object that sees what the video saw.
+
+        Blender cameras look along their local -Z with +Y up; the lifter's camera looks along +Z with +Y
+        down, hence the flip of y and z. The focal length is unchanged by the alignment (a uniform scale
+        about the camera centre changes no projection).
+        """
+        matrix = np.eye(4)
+        matrix[:3, :3] = self.rotation @ np.diag([1.0, -1.0, -1.0])
+        matrix[:3, 3] = self.translation
+        return matrix
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (arrays as lists)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, np.ndarray):
+                out[key] = value.tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorldAlignment:
+        missing = set(cls.__dataclass_fields__) - set(data)
+        if missing:
+            raise ValueError(f"world alignment is missing {', '.join(sorted(missing))}")
+        values = dict(data)
+        values["rotation"] = np.asarray(values["rotation"], dtype=np.float64).reshape(3, 3)
+        values["translation"] = np.asarray(values["translation"], dtype=np.float64).reshape(3)
+        values["up_camera"] = np.asarray(values["up_camera"], dtype=np.float64).reshape(3)
+        return cls(**{k: values[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class WorldResult:
+    """Joints (T, 17, 3) and root trajectory (T, 3) in the Z-up world (metres), and the alignment used."""
+
+    joints: np.ndarray
+    trajectory: np.ndarray
+    alignment: WorldAlignment
+
+
+def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height_m: float | None = None,
+                   face_viewer: bool = False, center_subject: bool = True, in_place: bool = False,
+                   ankle_height_m: float = DEFAULT_ANKLE_HEIGHT_M, floor_percentile: float = 20.0,
+                   floor_prior_m: float = 0.05) -> WorldResult:
+    """Place the lifter's output in a Z-up world (see the module docstring).
+
+    ``joints`` (T, 17, 3) are H36M-17 joints relative to the pelvis and ``trajectory`` (T, 3) the pelvis
+    positions, both in the camera frame (x right, y down, z forward), metres, as ``Lifter.lift`` returns.
+    ``floor_percentile`` is the percentile of the lower ankle's height that sits at ``ankle_height_m``;
+    ``floor_prior_m`` is how far (metres) the floor points must spread in a direction before they, rather
+    than the body axis, decide the tilt along it.
+    """
+    joints, trajectory = _check_inputs(joints, trajectory)
+    if subject_height_m is not None and (not math.isfinite(subject_height_m) or not 0.3 <= subject_height_m <= 3.0):
+        raise ValueError(f"subject_height_m must be between 0.3 and 3.0 metres, got {subject_height_m!r}")
+    if not math.isfinite(ankle_height_m) or not 0.0 <= ankle_height_m < 0.5:
+        raise ValueError(f"ankle_height_m must be in [0, 0.5) metres, got {ankle_height_m!r}")
+    if not 0.0 <= floor_percentile <= 50.0:
+        raise ValueError(f"floor_percentile must be in [0, 50], got {floor_percentile!r}")
+    if not math.isfinite(floor_prior_m) or floor_prior_m <= 0:
+        raise ValueError(f"floor_prior_m must be a finite number > 0, got {floor_prior_m!r}")
+
+    camera = joints + trajectory[:, None, :]          # absolute positions, camera frame
+    naive = camera @ CAMERA_TO_ZUP.T                   # level-camera guess: z up
+    up = _estimate_up(naive, floor_prior_m)
+    level = _rotation_between(up, np.array([0.0, 0.0, 1.0])) @ CAMERA_TO_ZUP
+    levelled = camera @ level.T
+
+    if face_viewer:
+        left = (levelled[:FACING_FRAMES, _J["left_hip"]] - levelled[:FACING_FRAMES, _J["right_hip"]]
+                + levelled[:FACING_FRAMES, _J["left_shoulder"]] - levelled[:FACING_FRAMES, _J["right_shoulder"]])
+        forward = np.cross(left.mean(axis=0), [0.0, 0.0, 1.0])
+        if np.linalg.norm(forward[:2]) < 1e-9:
+            raise ValueError("cannot tell which way the subject faces in the first frames (no hip/shoulder width)")
+        yaw = math.atan2(forward[0], forward[1]) - math.pi   # turns forward onto -Y
+    else:
+        forward = level @ np.array([0.0, 0.0, 1.0])          # the camera's optical axis
+        yaw = math.atan2(forward[0], forward[1]) if np.linalg.norm(forward[:2]) > 1e-9 else 0.0
+    yaw = math.remainder(yaw, 2.0 * math.pi)
+    rotation = axis_rotation("Z", np.float64(yaw)) @ level
+    oriented = camera @ rotation.T
+
+    scale = 1.0
+    lower_ankle = oriented[:, _ANKLES, 2].min(axis=1)
+    if subject_height_m is not None:
+        head_to_ankle = float(np.percentile(oriented[:, _J["head_top"], 2] - lower_ankle, 90.0))
+        if head_to_ankle <= 0:
+            raise ValueError("the head top is not above the ankles: cannot measure the subject's height")
+        if subject_height_m <= ankle_height_m:
+            raise ValueError(f"subject_height_m ({subject_height_m}) must exceed ankle_height_m ({ankle_height_m})")
+        scale = (subject_height_m - ankle_height_m) / head_to_ankle
+    scaled = scale * oriented
+    floor = float(np.percentile(scale * lower_ankle, floor_percentile)) - ankle_height_m
+    if center_subject:
+        translation = np.array([-scaled[0, 0, 0], -scaled[0, 0, 1], -floor])
+    else:
+        translation = np.array([0.0, 0.0, -floor])
+    world = scaled + translation
+    if in_place:
+        world[..., :2] -= (world[:, 0, :2] - world[0, 0, :2])[:, None, :]
+
+    up_camera = up @ CAMERA_TO_ZUP          # naive -> camera: the inverse (transpose) of CAMERA_TO_ZUP
+    alignment = WorldAlignment(
+        rotation=rotation,
+        translation=translation,
+        scale=float(scale),
+        floor_height=floor,
+        facing_deg=math.degrees(yaw),
+        pitch_deg=math.degrees(math.asin(float(np.clip(-up_camera[2], -1.0, 1.0)))),
+        roll_deg=math.degrees(math.atan2(up_camera[0], -up_camera[1])),
+        up_camera=up_camera,
+        face_viewer=bool(face_viewer),
+        center_subject=bool(center_subject),
+        in_place=bool(in_place),
+        ankle_height_m=float(ankle_height_m),
+    )
+    logger.info("world alignment: pitch %.1f deg, roll %.1f deg, yaw %.1f deg, scale %.3f, camera %.2f m above floor",
+                alignment.pitch_deg, alignment.roll_deg, alignment.facing_deg, scale, -floor)
+    return WorldResult(joints=world, trajectory=world[:, 0].copy(), alignment=alignment)
+
+
+# ------------------------------------------------------------------------------------------ up direction
+
+def body_axis(points: np.ndarray) -> np.ndarray:
+    """Mean unit direction from the ankles' midpoint to the thorax over upright frames, (3,).
+
+    Upright: both knees nearly straight (hip-knee-ankle angle over 150 degrees) and the trunk within 20
+    degrees of the line from the ankles to the pelvis. Falls back to all frames when fewer than
+    ``STANDING_MIN_FRACTION`` of them (or fewer than 3) qualify.
+    """
+    mid_ankle = points[:, _ANKLES].mean(axis=1)
+    pelvis, thorax = points[:, _J["pelvis"]], points[:, _J["thorax"]]
+    legs_axis = normalize(pelvis - mid_ankle)
+    trunk_axis = normalize(thorax - pelvis)
+    straight = np.ones(len(points), dtype=bool)
+    for side in ("left", "right"):
+        thigh = normalize(points[:, _J[f"{side}_hip"]] - points[:, _J[f"{side}_knee"]])
+        shin = normalize(points[:, _J[f"{side}_ankle"]] - points[:, _J[f"{side}_knee"]])
+        straight &= np.sum(thigh * shin, axis=-1) < math.cos(math.radians(150.0))
+    upright = straight & (np.sum(legs_axis * trunk_axis, axis=-1) > math.cos(math.radians(20.0)))
+    if upright.sum() < max(3, STANDING_MIN_FRACTION * len(points)):
+        upright = np.ones(len(points), dtype=bool)
+    axis = normalize(thorax - mid_ankle)[upright].mean(axis=0)
+    if np.linalg.norm(axis) < 1e-6:
+        raise ValueError("cannot find the body's up direction (thorax and ankles coincide)")
+    return normalize(axis)
+
+
+def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
+    """Up direction (3,) in the frame of ``points``: the body axis refined by the floor plane."""
+    prior = body_axis(points)
+    leg = leg_length(points)
+    ankles = points[:, _ANKLES]                                   # (T, 2, 3)
+    step = np.linalg.norm(np.diff(ankles, axis=0), axis=-1)       # (T-1, 2), per frame
+    if len(step) == 0:
+        return prior
+    step = np.concatenate([step[:1], step])
+    slow = step <= np.percentile(step, 50.0)
+    candidates = ankles[slow]                                     # (N, 3)
+    if len(candidates) < 3:
+        return prior
+    up = prior
+    trim = 0.1 * leg
+    for _ in range(FLOOR_ITERATIONS):
+        height = candidates @ up
+        floor = np.percentile(height, 10.0)
+        keep = np.abs(height - floor) < trim
+        if keep.sum() < 3:
+            break
+        kept = candidates[keep]
+        centred = kept - kept.mean(axis=0)
+        scatter = centred.T @ centred / len(kept)
+        blended = np.linalg.solve(scatter + prior_m**2 * np.eye(3), prior_m**2 * prior)
+        up = normalize(blended)
+        if up @ prior < 0:
+            up = -up
+    logger.debug("up: body axis %s, after floor fit %s (%.2f deg apart)", np.round(prior, 4), np.round(up, 4),
+                 math.degrees(math.acos(float(np.clip(up @ prior, -1.0, 1.0)))))
+    return up
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation (3, 3) taking unit vector ``a`` onto unit vector ``b``."""
+    a, b = normalize(a), normalize(b)
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis)
+    cos = float(a @ b)
+    if sin < 1e-12:
+        if cos > 0:
+            return np.eye(3)
+        perpendicular = normalize(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
+        return axis_angle_to_matrix(perpendicular * math.pi)
+    return axis_angle_to_matrix(axis / sin * math.atan2(sin, cos))
+
+
+def _check_inputs(joints: np.ndarray, trajectory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    joints = np.asarray(joints, dtype=np.float64)
+    trajectory = np.asarray(trajectory, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (H36M17.num_joints, 3):
+        raise ValueError(f"need H36M-17 joints of shape (T, 17, 3), got {joints.shape}")
+    if len(joints) == 0:
+        raise ValueError("need at least one frame, got none")
+    if trajectory.shape != (len(joints), 3):
+        raise ValueError(f"trajectory must be (T, 3) = ({len(joints)}, 3), got {trajectory.shape}")
+    if not (np.all(np.isfinite(joints)) and np.all(np.isfinite(trajectory))):
+        raise ValueError("joints or trajectory contain NaN or inf")
+    return joints, trajectory

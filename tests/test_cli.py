@@ -1,0 +1,134 @@
+"""The capture CLI on the real sample videos: outputs, progress, and one-line failures with nothing left."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from blender_vp3d.core.motion import Motion
+from blender_vp3d.core.mocap.bvh import read_bvh
+
+
+def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    env = {"VP3D_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "blender_vp3d", *args], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=Path(__file__).resolve().parents[1])
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def decode(path: Path, count: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    return frames
+
+
+def test_capture_writes_motion_bvh_preview_and_json_progress(tmp_path, sample_videos):
+    video = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    out_npz, out_bvh, preview = tmp_path / "m.npz", tmp_path / "m.bvh", tmp_path / "p.mp4"
+    result = run_cli("capture", str(video), "-o", str(out_npz), "-o", str(out_bvh), "--preview", str(preview),
+                     "--json-progress", "--detector", "mediapipe", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    stages = [e["stage"] for e in events]
+    assert stages[0] == "probe" and stages[-1] == "result" and "detect" in stages and "lift" in stages
+    detect = [e for e in events if e["stage"] == "detect"]
+    assert detect[-1]["done"] == detect[-1]["total"] == 100
+    motion = Motion.load(out_npz)
+    assert motion.joints.shape == (100, 17, 3) and motion.fps == pytest.approx(60, rel=1e-3)
+    assert np.isfinite(motion.joints).all()
+    # Z up, floor at zero: the head is well above the feet, the feet near the floor
+    assert motion.joints[:, 10, 2].mean() > 1.2 and abs(motion.joints[:, [3, 6], 2].min()) < 0.2
+    clip = read_bvh(out_bvh)
+    assert clip.num_frames == 100 and clip.fps == pytest.approx(60, rel=1e-3)
+    assert preview.exists() and preview.with_suffix(".png").exists()
+    assert cv2.VideoCapture(str(preview)).get(cv2.CAP_PROP_FRAME_COUNT) == 100
+    # the second run reuses the cached detections
+    again = run_cli("capture", str(video), "-o", str(tmp_path / "again.npz"), "--json-progress", "--detector", "mediapipe",
+                    cache=tmp_path / "cache")
+    assert json.loads(again.stdout.splitlines()[-1])["detections_cached"] is True
+
+
+@pytest.mark.parametrize("case", ["not_a_video", "truncated", "empty", "no_person", "few_frames", "missing"])
+def test_bad_input_gives_one_line_and_no_output(tmp_path, sample_videos, case):
+    cam01 = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    if case == "not_a_video":
+        video = tmp_path / "notes.mp4"
+        video.write_text("this is not a video\n")
+        expected = "video"
+    elif case == "truncated":
+        video = tmp_path / "cut.mp4"
+        data = cam01.read_bytes()
+        video.write_bytes(data[: len(data) * 3 // 10])
+        expected = "truncated"
+    elif case == "empty":
+        video = tmp_path / "empty.mp4"
+        video.write_bytes(b"")
+        expected = "empty"
+    elif case == "no_person":
+        video = write_video(tmp_path / "black.mp4", [np.zeros((360, 640, 3), np.uint8)] * 20)
+        expected = "no person"
+    elif case == "few_frames":
+        frames = decode(cam01, 6) + [np.zeros((1920, 1080, 3), np.uint8)] * 30
+        video = write_video(tmp_path / "few.mp4", frames, fps=60)
+        expected = "frames"
+    else:
+        video = tmp_path / "nowhere.mp4"
+        expected = "nowhere.mp4"
+    out = tmp_path / "out.npz"
+    result = run_cli("capture", str(video), "-o", str(out), "--preview", str(tmp_path / "p.mp4"),
+                     "--detector", "mediapipe", cache=tmp_path / "cache")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and expected in lines[-1].lower(), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / "p.mp4").exists()
+    assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob("*.tmp"))
+
+
+def test_clip_shorter_than_the_receptive_field_and_4k_input(tmp_path, sample_videos):
+    """12 frames at 60 fps (0.2 s, far below the model's 2.7 s field) upscaled to 4K still captures."""
+    frames = [cv2.resize(f, (2160, 3840), interpolation=cv2.INTER_LINEAR)
+              for f in decode(sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4", 12)]
+    video = write_video(tmp_path / "short4k.mp4", frames, fps=60)
+    out = tmp_path / "short.npz"
+    result = run_cli("capture", str(video), "-o", str(out), "--detector", "mediapipe", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    motion = Motion.load(out)
+    assert motion.joints.shape == (12, 17, 3) and np.isfinite(motion.joints).all()
+    assert motion.image_size == (2160, 3840)
+    # keypoints are in the 4K video's pixels, not the downscaled detection frames
+    assert np.nanmax(motion.keypoints_2d[..., 1]) > 1920
+
+
+def test_mismatched_keypoint_file_and_bad_flags(tmp_path, sample_videos):
+    video = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    keypoints = tmp_path / "kp.npz"
+    np.savez(keypoints, keypoints=np.random.rand(37, 17, 3) * 500, image_size=np.array([1080, 1920]))
+    result = run_cli("capture", str(video), "-o", str(tmp_path / "o.npz"), "--detector", str(keypoints),
+                     cache=tmp_path / "cache")
+    assert result.returncode == 2 and "37" in result.stderr and "100" in result.stderr
+    result = run_cli("capture", str(video), "-o", str(tmp_path / "o.txt"), cache=tmp_path / "cache")
+    assert result.returncode == 2 and "must end in .npz or .bvh" in result.stderr
+    result = run_cli("capture", str(video), "-o", str(tmp_path / "o.npz"), "--focal-mm", "26", cache=tmp_path / "cache")
+    assert result.returncode == 2 and "sensor" in result.stderr
+    result = run_cli("capture", cache=tmp_path / "cache")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
