@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .detectors.base import FrameDetections
-from .model_file import _write_atomically
+from .atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class DetectionCache:
             remembered.pop(next(iter(remembered)))
         try:
             text = json.dumps(remembered, indent=1)
-            _write_atomically(self.root / "video_hashes.json", lambda f: f.write(text.encode("utf-8")))
+            write_atomically(self.root / "video_hashes.json", lambda f: f.write(text.encode("utf-8")))
         except OSError as exc:
             logger.warning("cannot remember the video hash in %s: %s", self.root, exc)
         return digest
@@ -186,8 +186,8 @@ class DetectionCache:
         }
         text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False)
         json_path, npz_path = self._paths(key)
-        _write_atomically(npz_path, lambda f: np.savez_compressed(f, **arrays))
-        _write_atomically(json_path, lambda f: f.write((text + "\n").encode("utf-8")))
+        write_atomically(npz_path, lambda f: np.savez_compressed(f, **arrays))
+        write_atomically(json_path, lambda f: f.write((text + "\n").encode("utf-8")))
         logger.info("cached %d frames of %s detections for %s", count, detector, video)
         return npz_path
 

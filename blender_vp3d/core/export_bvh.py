@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model_file import _write_atomically
+from .atomic import write_atomically
 from .rotations import normalize
 from .skeleton import H36M17
 
@@ -302,7 +302,7 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float, units:
     if path.is_dir():
         raise ValueError(f"cannot write a BVH file over the folder {path}")
     text = bvh_text(joints, fps=fps, units=units)
-    _write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
     logger.info("wrote BVH %s (%d frames, %d joints, %s)", path, len(joints), len(JOINTS), units)
     return path
 

@@ -21,14 +21,15 @@ import json
 import logging
 import math
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
+
+from .atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -236,25 +237,10 @@ def save_model_file(path: str | os.PathLike, weights: Mapping[str, np.ndarray], 
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"metadata is not JSON-serialisable: {exc}") from None
     arrays = {METADATA_KEY: np.array(text), **checked}
-    _write_atomically(path, lambda f: np.savez(f, **arrays))
-    _write_atomically(path.with_suffix(".json"), lambda f: f.write((text + "\n").encode("utf-8")))
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+    write_atomically(path.with_suffix(".json"), lambda f: f.write((text + "\n").encode("utf-8")))
     logger.info("wrote model file %s (%d arrays)", path, len(checked))
     return path
-
-
-def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

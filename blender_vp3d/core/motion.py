@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .model_file import _write_atomically
+from .atomic import write_atomically
 from .skeleton import COCO17, H36M17
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Motion:
             arrays["keypoints_2d"] = self.keypoints_2d
         if path.is_dir():
             raise ValueError(f"cannot write a motion file over the folder {path}")
-        _write_atomically(path, lambda handle: np.savez_compressed(handle, **arrays))
+        write_atomically(path, lambda handle: np.savez_compressed(handle, **arrays))
         logger.info("saved motion (%d frames, %g fps) to %s", self.num_frames, self.fps, path)
         return path
 

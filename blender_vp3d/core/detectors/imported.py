@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model_file import _write_atomically
+from ..atomic import write_atomically
 from .base import FrameDetections, boxes_from_keypoints
 from .detectron2_backend import keypoint_scores_to_confidence
 
@@ -373,7 +373,7 @@ def save_keypoints_npz(path: str | os.PathLike, keypoints: np.ndarray | Sequence
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be positive and finite, got {value!r}")
             arrays[name] = np.array(float(value))
-    _write_atomically(path, lambda f: np.savez_compressed(f, **arrays))
+    write_atomically(path, lambda f: np.savez_compressed(f, **arrays))
     logger.info("wrote %d frames of keypoints to %s", len(arrays["keypoints"]), path)
     return path
 
