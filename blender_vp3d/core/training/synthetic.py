@@ -302,20 +302,26 @@ class SyntheticGenerator:
             return (points - position[:, None, None]) @ rotation.transpose(0, 2, 1)[:, None]
 
         cam_joints, cam_keypoints = to_camera(joints), to_camera(keypoints)
-        # A detector only sees people inside the frame and in front of the camera: where a window's motion
-        # leaves the image or comes closer than 1 m, move the camera back along its axis until it fits.
+        # A detector only sees people inside the frame and in front of the camera: first move the camera back
+        # until everything is at least 1 m in front of it, then, where a window's motion leaves the image,
+        # back along its axis until it fits (at most doubling the distance per step, 25 m at most).
+        def push_back(amount: np.ndarray) -> None:
+            cam_joints[..., 2] += amount[:, None, None]
+            cam_keypoints[..., 2] += amount[:, None, None]
+
+        nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), cam_keypoints[..., 2].min(axis=(1, 2)))
+        push_back(np.maximum(0.0, 1.0 - nearest))
         half_extent = np.stack([width, height], -1)[:, None, None] / (2 * focal[:, None, None, None])
         for _ in range(4):
             depth = cam_keypoints[..., 2:3]
-            overflow = (np.abs(cam_keypoints[..., :2] / np.maximum(depth, 1e-3)) / half_extent).max(axis=(1, 2, 3))
-            nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), depth.min(axis=(1, 2, 3)))
-            push = np.maximum(np.maximum(0.0, 1.0 - nearest), np.median(depth, axis=(1, 2, 3)) * (overflow - 1.0) * 1.05)
-            push = np.where(overflow > 1.0, push, np.maximum(0.0, 1.0 - nearest))
-            if not (push > 0).any():
+            overflow = (np.abs(cam_keypoints[..., :2] / depth) / half_extent).max(axis=(1, 2, 3))
+            median_depth = np.median(depth, axis=(1, 2, 3))
+            room = np.maximum(0.0, 25.0 - median_depth)
+            push = np.where(overflow > 1.0, np.minimum(median_depth * (overflow - 1.0) * 1.05, median_depth), 0.0)
+            push = np.minimum(push, room)
+            if not (push > 1e-6).any():
                 break
-            cam_joints[..., 2] += push[:, None, None]
-            cam_keypoints[..., 2] += push[:, None, None]
-
+            push_back(push)
         xy = cam_keypoints[..., :2] / cam_keypoints[..., 2:3]
         known = (rng.random(b) < self.config.known_intrinsics_prob) if augment else np.ones(b, bool)
         focal_ratio = np.ones(b)
