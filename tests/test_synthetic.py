@@ -66,3 +66,11 @@ def test_unknown_intrinsics_scale_depth_by_the_focal_ratio(windows):
     mid_hip = 0.5 * (batch.inputs[..., COCO17.index("left_hip"), :2] + batch.inputs[..., COCO17.index("right_hip"), :2])
     direction = pelvis[..., :2] / pelvis[..., 2:3]
     assert np.median(np.abs(direction - mid_hip)) < 0.05
+
+
+def test_every_window_is_in_front_of_the_camera_at_a_filmable_distance(windows):
+    for seed in range(3):
+        batch = SyntheticGenerator(seed=10 + seed).batch(*windows)
+        depth = batch.trajectory[..., 2]
+        assert depth.min() > 0.9 and depth.max() < 30.0, (depth.min(), depth.max())
+        assert np.abs(batch.inputs[..., :2]).max() < 3.0
