@@ -18,18 +18,36 @@ def weighted_trajectory_error(pred: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def reprojection_error(pose: torch.Tensor, trajectory: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """Project pose + trajectory back to normalised 2D and compare with the input keypoints.
+    """Project the lifted pose back to normalised 2D and compare with the input keypoints, in metres.
 
-    pose (..., 17, 3) H36M root-relative, trajectory (..., 3), inputs (..., 17, 3) COCO x, y, confidence.
-    The lifter's H36M joints are compared with the COCO joints that sit at the same body parts (shoulders,
-    elbows, wrists, hips, knees, ankles), weighted by the input confidence.
+    pose (B, 17, 3) H36M root-relative, trajectory (B, 3), inputs (B, 17, 3) COCO x, y, confidence. Both sides
+    are compared at the joints detectors share with H36M, weighted by confidence, each scaled by the subject's
+    depth so that a 2D error reads as a distance at the subject. Two terms:
+
+    * shape: positions relative to their (confidence-weighted) centroid. The trajectory is held fixed here,
+      so the pose is not bent to make up for a wrong root position (the bone-length term fixes the scale).
+    * position: the projected centroid against the input's; the pose is held fixed, so this trains the
+      trajectory model.
+
+    Centroids rather than the pelvis: detectors put hips on the body surface, a few cm from the joint centres.
     """
-    projected = project_to_normalized(pose + trajectory.unsqueeze(-2))
     h = [H36M17.index(n) for n in _MATCHED]
     c = [COCO17.index(n) for n in _MATCHED]
     weight = inputs[..., c, 2]
-    error = torch.linalg.norm(projected[..., h, :] - inputs[..., c, :2], dim=-1)
-    return (weight * error).sum() / weight.sum().clamp(min=1e-6)
+    total = weight.sum(-1, keepdim=True).clamp(min=1e-6)
+    depth = trajectory[..., 2].detach().clamp(min=0.5)
+
+    def centroid(points: torch.Tensor) -> torch.Tensor:
+        return (weight.unsqueeze(-1) * points).sum(-2) / total
+
+    observed = inputs[..., c, :2]
+    shape_points = project_to_normalized(pose + trajectory.detach().unsqueeze(-2))[..., h, :]
+    shape = torch.linalg.norm((shape_points - centroid(shape_points).unsqueeze(-2))
+                              - (observed - centroid(observed).unsqueeze(-2)), dim=-1)
+    shape = (weight * shape).sum(-1) / total[..., 0]
+    placed = project_to_normalized(pose.detach() + trajectory.unsqueeze(-2))[..., h, :]
+    position = torch.linalg.norm(centroid(placed) - centroid(observed), dim=-1)
+    return ((shape + position) * depth).mean()
 
 
 def bone_lengths(pose: torch.Tensor) -> torch.Tensor:

@@ -179,9 +179,7 @@ class Trainer:
             sums["pose"] += pose_loss.item()
             sums["trajectory"] += traj_loss.item()
             if use_unlabeled:
-                # 2D error in normalised units times depth approximates a metric error at the subject.
-                depth = traj_u[:, 2].detach().clamp(min=0.5).mean()
-                reprojection = reprojection_error(pose_u, traj_u, unlabeled[:, self.centre]) * depth
+                reprojection = reprojection_error(pose_u, traj_u, unlabeled[:, self.centre])
                 bone = bone_length_error(pose_u, pose_pred)
                 loss = loss + cfg.reprojection_weight * reprojection + cfg.bone_weight * bone
                 sums["reprojection"] += reprojection.item()
