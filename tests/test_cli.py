@@ -45,7 +45,7 @@ def test_capture_writes_motion_bvh_preview_and_json_progress(tmp_path, sample_vi
     video = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"
     out_npz, out_bvh, preview = tmp_path / "m.npz", tmp_path / "m.bvh", tmp_path / "p.mp4"
     result = run_cli("capture", str(video), "-o", str(out_npz), "-o", str(out_bvh), "--preview", str(preview),
-                     "--json-progress", "--detector", "mediapipe", cache=tmp_path / "cache")
+                     "--json-progress", cache=tmp_path / "cache")  # default detector: BlazePose on LiteRT
     assert result.returncode == 0, result.stderr[-2000:]
     events = [json.loads(line) for line in result.stdout.splitlines()]
     stages = [e["stage"] for e in events]
@@ -62,9 +62,9 @@ def test_capture_writes_motion_bvh_preview_and_json_progress(tmp_path, sample_vi
     assert preview.exists() and preview.with_suffix(".png").exists()
     assert cv2.VideoCapture(str(preview)).get(cv2.CAP_PROP_FRAME_COUNT) == 100
     # the second run reuses the cached detections
-    again = run_cli("capture", str(video), "-o", str(tmp_path / "again.npz"), "--json-progress", "--detector", "mediapipe",
-                    cache=tmp_path / "cache")
+    again = run_cli("capture", str(video), "-o", str(tmp_path / "again.npz"), "--json-progress", cache=tmp_path / "cache")
     assert json.loads(again.stdout.splitlines()[-1])["detections_cached"] is True
+    assert any("blazepose" in e.get("message", "") for e in events)
 
 
 @pytest.mark.parametrize("case", ["not_a_video", "truncated", "empty", "no_person", "few_frames", "missing"])

@@ -182,11 +182,10 @@ def _resolve_detector(name: str) -> str:
     if name != "auto":
         return name
     try:
-        from .detectors.blazepose import BlazePoseDetector  # noqa: F401
         from .detectors.model_paths import blazepose_model_dir
 
         blazepose_model_dir()
-        import ai_edge_litert  # noqa: F401
+        import ai_edge_litert  # noqa: F401  (the runtime must be importable too)
         return "blazepose"
     except (ImportError, OSError, ValueError) as exc:
         logger.info("BlazePose on LiteRT unavailable (%s); using mediapipe", exc)
@@ -213,12 +212,18 @@ def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:
 
 def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: int, count: int,
                   report: ProgressCallback) -> list[FrameDetections]:
-    if name == "blazepose" and settings.workers > 1 and count >= 2 * settings.workers:
-        from .detectors.parallel import detect_video_parallel
+    if name == "blazepose":
+        from .detectors.parallel import ParallelDetector
 
-        return detect_video_parallel(info.path, start=settings.start, end=end, stride=settings.stride,
-                                     workers=settings.workers, max_side=DETECTION_MAX_SIDE,
-                                     progress=lambda done: report(ProgressEvent("detect", done, count, "detecting")))
+        started = time.perf_counter()
+
+        def on_progress(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / done * (total - done) if done else None
+            report(ProgressEvent("detect", done, total, "detecting (blazepose)", eta))
+
+        with ParallelDetector(settings.workers) as pool:
+            return pool.detect_video(info.path, on_progress, start=settings.start, end=end, stride=settings.stride)
     detector = _make_detector(name, settings)
     detections: list[FrameDetections] = []
     started = time.perf_counter()
