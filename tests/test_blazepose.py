@@ -312,3 +312,14 @@ def test_mediapipe_backend_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(ImportError, match="pip install mediapipe"):
         MediaPipeDetector()
+
+
+def test_parallel_segments_follow_one_person_in_a_crowd():
+    """Multi-person cam04: the second segment's fresh detection picks the other person; it must be continued."""
+    from blender_vp3d.core.tracking import select_track
+
+    video = _require(MULTI.parent / "cam04.mp4")
+    with ParallelDetector(2) as pool:
+        found = pool.detect_video(video)
+    person = select_track(found)
+    assert person.coverage == 1.0 and len(person.tracks) == 1

@@ -27,6 +27,8 @@ occluded); the person score is the pose presence score; the box spans the 33 lan
 
 from __future__ import annotations
 
+import copy
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,14 @@ class BlazePoseDetector:
         return out, score
 
     # -- public interface -----------------------------------------------------------------------------------
+
+    def tracking_state(self) -> tuple:
+        """A snapshot of the frame-to-frame tracking state, for :meth:`restore_tracking`."""
+        return self._roi, copy.deepcopy(self._filter)
+
+    def restore_tracking(self, state: tuple) -> None:
+        """Continue tracking from a snapshot (e.g. the end of the previous segment of a video)."""
+        self._roi, self._filter = state[0], copy.deepcopy(state[1])
 
     def reset(self) -> None:
         """Forget the tracked region: the next frame starts with person detection."""

@@ -27,6 +27,7 @@ processes, nor two pinned pure-Python loops: the second core was not free), so t
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -101,10 +102,16 @@ class ParallelDetector:
             detector.close()
         self._detectors = []
 
-    def _segment(self, items: Iterable[np.ndarray | VideoFrame]) -> list[FrameDetections]:
+    def _segment(self, items: Iterable[np.ndarray | VideoFrame], state: tuple | None = None
+                 ) -> tuple[list[FrameDetections], tuple]:
+        """Detections for one segment, starting from ``state`` (else with person detection), and the final
+        tracking state."""
         detector = self._idle.get()
         try:
-            detector.reset()  # every segment starts with person detection
+            if state is None:
+                detector.reset()
+            else:
+                detector.restore_tracking(state)
             out = []
             for item in items:
                 if isinstance(item, VideoFrame):  # detect on the (maybe downscaled) frame, report video pixels
@@ -113,16 +120,17 @@ class ParallelDetector:
                     out.append(detector.detect(item))
                 with self._lock:
                     self._done += 1
-            return out
+            return out, detector.tracking_state()
         finally:
             self._idle.put(detector)
 
-    def _run(self, jobs: list[Iterable[np.ndarray | VideoFrame]], total: int,
+    def _run(self, jobs: list[Callable[[], Iterable[np.ndarray | VideoFrame]]], total: int,
              progress: Callable[[int, int], None] | None) -> list[FrameDetections]:
+        """Run each segment (``jobs`` make its frames) on a worker, then stitch the segments together."""
         if not self._detectors:
             raise ValueError("ParallelDetector is closed")
         self._done = 0
-        futures = [self._executor.submit(self._segment, items) for items in jobs]
+        futures = [self._executor.submit(self._segment, job()) for job in jobs]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
@@ -133,7 +141,14 @@ class ParallelDetector:
                     future.result()  # raises the segment's error here, in the calling thread
             if progress is not None:
                 progress(self._done, max(total, self._done))
-        return [found for future in futures for found in future.result()]
+        results = [future.result() for future in futures]
+        # A segment starts with person detection, which in a crowd may lock on to someone else than the
+        # previous segment ended with. Such a segment is run again, continuing the previous one's tracking.
+        for k in range(1, len(results)):
+            if results[k - 1][0] and results[k][0] and not _same_person(results[k - 1][0][-1], results[k][0][0]):
+                logger.info("segment %d started on another person; continuing the previous segment's track", k)
+                results[k] = self._segment(jobs[k](), results[k - 1][1])
+        return [found for detections, _ in results for found in detections]
 
     def detect_video(self, path: str | Path, progress: Callable[[int, int], None] | None = None, *, start: int = 0,
                      end: int | None = None, stride: int = 1, max_side: int | None = DETECTION_MAX_SIDE) -> list:
@@ -146,7 +161,8 @@ class ParallelDetector:
         end = info.frame_count if end is None else min(end, info.frame_count)
         total = len(range(start, end, stride))
         segments = split_segments(total, self.workers, self.min_segment_frames) if total else []
-        jobs = [read_frames(path, start + a * stride, start + b * stride, stride, max_side=max_side) for a, b in segments]
+        jobs = [functools.partial(read_frames, path, start + a * stride, start + b * stride, stride, max_side=max_side)
+                for a, b in segments]
         return self._run(jobs, total, progress)
 
     def detect_frames(
@@ -159,7 +175,7 @@ class ParallelDetector:
             except ValueError as exc:
                 raise ValueError(f"frame {i}: {exc}") from None
         segments = split_segments(len(frames), self.workers, self.min_segment_frames)
-        jobs = [frames[start:stop] for start, stop in segments]
+        jobs = [functools.partial(_slice, frames, start, stop) for start, stop in segments]
         return self._run(jobs, len(frames), progress)
 
 
@@ -182,3 +198,19 @@ def detect_frames_parallel(
             return pool.detect_video(source, progress)
         frames = source if isinstance(source, (Sequence, np.ndarray)) else list(source)
         return pool.detect_frames(frames, progress)
+
+
+def _slice(frames: Sequence[np.ndarray], start: int, stop: int) -> Sequence[np.ndarray]:
+    return frames[start:stop]
+
+
+def _same_person(a: FrameDetections, b: FrameDetections, min_iou: float = 0.3) -> bool:
+    """Whether the first person of two neighbouring frames is the same one (boxes overlap); True if unknown."""
+    if a.count == 0 or b.count == 0:
+        return True
+    x0, y0 = np.maximum(a.boxes[0, :2], b.boxes[0, :2])
+    x1, y1 = np.minimum(a.boxes[0, 2:], b.boxes[0, 2:])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    area = lambda box: max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])  # noqa: E731
+    union = area(a.boxes[0]) + area(b.boxes[0]) - inter
+    return union <= 0 or inter / union >= min_iou
