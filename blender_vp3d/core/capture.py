@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import filters
+from .bones import rigid_bone_lengths
 from .camera import Intrinsics
 from .detection_cache import DetectionCache
 from .detectors.base import FrameDetections, PoseDetector
@@ -47,6 +48,7 @@ class CaptureSettings:
     sensor_mm: float | None = None
     height_m: float | None = None      # subject height: rescales the result; None keeps the model's scale
     foot_lock: bool = True
+    rigid_bones: bool = True           # one length per bone over the clip (see core.bones)
     in_place: bool = False             # keep the pelvis over its first position (no root motion)
     face_viewer: bool = True           # subject faces -Y (Blender's front view) at the first frame
     track_id: int | None = None        # another person than the main one (ids from the tracking report)
@@ -134,6 +136,8 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
 
     clock = time.perf_counter()
     joints = filters.smooth(lifted.joints, settings.smoothing, fps=fps)
+    if settings.rigid_bones:
+        joints = rigid_bone_lengths(joints)
     trajectory = filters.smooth(lifted.trajectory[:, None], settings.smoothing, fps=fps)[:, 0]
     world = align_to_world(joints, trajectory, subject_height_m=settings.height_m,
                            face_viewer=settings.face_viewer, in_place=settings.in_place)
