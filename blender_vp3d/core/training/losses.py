@@ -21,13 +21,15 @@ def reprojection_error(pose: torch.Tensor, trajectory: torch.Tensor, inputs: tor
     """Project the lifted pose back to normalised 2D and compare with the input keypoints, in metres.
 
     pose (B, 17, 3) H36M root-relative, trajectory (B, 3), inputs (B, 17, 3) COCO x, y, confidence. Both sides
-    are compared at the joints detectors share with H36M, weighted by confidence, each scaled by the subject's
-    depth so that a 2D error reads as a distance at the subject. Two terms:
+    are compared at the joints detectors share with H36M, weighted by confidence, about their
+    (confidence-weighted) centroids, and scaled by the subject's depth so that a 2D error reads as a distance
+    at the subject. Three terms:
 
-    * shape: positions relative to their (confidence-weighted) centroid. The trajectory is held fixed here,
-      so the pose is not bent to make up for a wrong root position (the bone-length term fixes the scale).
-    * position: the projected centroid against the input's; the pose is held fixed, so this trains the
-      trajectory model.
+    * shape (trains the pose): the projected pose against the input after the least-squares scale between
+      the two. Monocular depth is uncertain by metres across our camera range, so the pose's absolute size is
+      not taken from it: the bone-length term ties it to the labeled data, as in the paper.
+    * position and size (train the trajectory): the projected centroid, and the projected pose's spread about
+      it, against the input's; the pose is held fixed, so the root moves and the depth scales instead.
 
     Centroids rather than the pelvis: detectors put hips on the body surface, a few cm from the joint centres.
     """
@@ -37,17 +39,23 @@ def reprojection_error(pose: torch.Tensor, trajectory: torch.Tensor, inputs: tor
     total = weight.sum(-1, keepdim=True).clamp(min=1e-6)
     depth = trajectory[..., 2].detach().clamp(min=0.5)
 
-    def centroid(points: torch.Tensor) -> torch.Tensor:
-        return (weight.unsqueeze(-1) * points).sum(-2) / total
+    def centred(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        centre = (weight.unsqueeze(-1) * points).sum(-2) / total
+        return points - centre.unsqueeze(-2), centre
 
-    observed = inputs[..., c, :2]
-    shape_points = project_to_normalized(pose + trajectory.detach().unsqueeze(-2))[..., h, :]
-    shape = torch.linalg.norm((shape_points - centroid(shape_points).unsqueeze(-2))
-                              - (observed - centroid(observed).unsqueeze(-2)), dim=-1)
-    shape = (weight * shape).sum(-1) / total[..., 0]
-    placed = project_to_normalized(pose.detach() + trajectory.unsqueeze(-2))[..., h, :]
-    position = torch.linalg.norm(centroid(placed) - centroid(observed), dim=-1)
-    return ((shape + position) * depth).mean()
+    def spread(points: torch.Tensor) -> torch.Tensor:
+        return ((weight * (points**2).sum(-1)).sum(-1) / total[..., 0]).clamp(min=1e-12).sqrt()
+
+    observed, observed_centre = centred(inputs[..., c, :2])
+    shape, _ = centred(project_to_normalized(pose + trajectory.detach().unsqueeze(-2))[..., h, :])
+    scale = ((weight.unsqueeze(-1) * shape * observed).sum((-2, -1)) /
+             (weight.unsqueeze(-1) * shape * shape).sum((-2, -1)).clamp(min=1e-12)).detach()
+    shape_error = torch.linalg.norm(scale[..., None, None] * shape - observed, dim=-1)
+    shape_error = (weight * shape_error).sum(-1) / total[..., 0]
+    placed, placed_centre = centred(project_to_normalized(pose.detach() + trajectory.unsqueeze(-2))[..., h, :])
+    position_error = torch.linalg.norm(placed_centre - observed_centre, dim=-1)
+    size_error = (spread(placed) - spread(observed)).abs()
+    return ((shape_error + position_error + size_error) * depth).mean()
 
 
 def bone_lengths(pose: torch.Tensor) -> torch.Tensor:
