@@ -16,7 +16,7 @@ import torch
 from blender_vp3d.core import Lifter, LiftResult
 from blender_vp3d.core.camera import Intrinsics, pixels_to_normalized
 from blender_vp3d.core.inference import NumpyTemporalModel
-from blender_vp3d.core.lifter import _fill_missing, bundled_model_paths
+from blender_vp3d.core.lifter import fill_missing, bundled_model_paths
 from blender_vp3d.core.model_file import (
     METADATA_KEY,
     ModelFileError,
@@ -359,7 +359,7 @@ def test_missing_keypoints_are_filled():
     confidence[:, 16] = 0             # never seen
     holed = points.copy()
     holed[confidence == 0] = np.nan
-    filled = _fill_missing(holed, confidence)
+    filled = fill_missing(holed, confidence)
     np.testing.assert_allclose(filled[[2, 3], 4], points[[2, 3], 4])
     np.testing.assert_allclose(filled[0, 4], points[1, 4])
     np.testing.assert_allclose(filled[:, 16], filled[:, :16].mean(axis=1))  # mean of the (filled) seen joints

@@ -95,3 +95,25 @@ def test_checkpoint_exports_to_a_lifter_and_evaluates(tmp_path, bandai_split):
     # a barely trained model is poor but human-scale, and errors are finite
     assert 0.03 < clean["overall"].mpjpe < 0.5 and 0.03 < noisy["overall"].mpjpe < 0.5
     assert "| overall |" in format_table(clean)
+
+
+def test_unlabeled_keypoint_files_fill_gaps_like_the_lifter(tmp_path):
+    import numpy as np
+
+    from blender_vp3d.core.training.keypoint_files import load_unlabeled_keypoints
+
+    t = np.arange(60)
+    keypoints = np.zeros((60, 17, 3))
+    keypoints[..., 0] = 500 + 2 * t[:, None]
+    keypoints[..., 1] = 400 + 10 * np.arange(17)[None]
+    keypoints[..., 2] = 0.9
+    keypoints[20:25, 9] = np.nan  # a wrist lost for five frames
+    keypoints[40, :, 2] = 0.0     # a frame without detection
+    path = tmp_path / "kp.npz"
+    np.savez(path, keypoints=keypoints, image_size=np.array([1280, 720]), focal_px=np.array(1000.0),
+             fps=np.array(30.0))
+    sequence = load_unlabeled_keypoints([path]).sequences[0]
+    assert np.isfinite(sequence).all()
+    assert (sequence[20:25, 9, 2] == 0).all() and (sequence[40, :, 2] == 0).all()
+    expected_x = (500 + 2 * t - 640) / 1000.0
+    np.testing.assert_allclose(sequence[:, 9, 0], expected_x, atol=1e-9)  # linear motion: filling is exact

@@ -143,7 +143,7 @@ class Lifter:
         else:
             intr = Intrinsics.default(width, height, focal_px)
 
-        points = _fill_missing(points, confidence)
+        points = fill_missing(points, confidence)
         features = np.concatenate([pixels_to_normalized(points, intr), confidence[..., None]], axis=-1)
         frames = len(features)
         resample = fps is not None and not math.isclose(fps, self.fps, rel_tol=1e-9)
@@ -258,7 +258,7 @@ def _positive_or_none(name: str, value: Any) -> float | None:
     return float(value)
 
 
-def _fill_missing(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+def fill_missing(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Replace missing (NaN) positions: per joint linear in time with edge hold; unseen joints get the frame's
     mean of the seen ones."""
     filled = points.copy()

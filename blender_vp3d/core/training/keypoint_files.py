@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import Intrinsics, pixels_to_normalized
+from ..lifter import fill_missing
 from ..mocap.h36m_mapping import resample
 from ..skeleton import COCO17
 
@@ -51,9 +52,10 @@ def load_unlabeled_keypoints(paths: list[Path]) -> UnlabeledKeypoints:
         confidence = keypoints[..., 2] if keypoints.shape[2] == 3 else np.ones(keypoints.shape[:2])
         intrinsics = Intrinsics.default(int(width), int(height), focal_px=focal)
         xy = pixels_to_normalized(keypoints[..., :2], intrinsics)
-        missing = ~np.isfinite(xy).all(-1)
-        xy[missing] = 0.0
-        confidence = np.where(missing, 0.0, confidence)
+        confidence = np.where(np.isfinite(xy).all(-1), np.nan_to_num(confidence), 0.0)
+        if not (confidence > 0).any():
+            raise ValueError(f"{path}: no keypoint has a confidence above 0")
+        xy = fill_missing(xy, confidence)  # gaps filled exactly as the lifter fills them at run time
         sequence = np.concatenate([xy, confidence[..., None]], axis=-1)
         sequences.append(resample(sequence, fps, MODEL_FPS).astype(np.float32))
     return UnlabeledKeypoints(sequences)
