@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .. import filters
 from ..camera import Intrinsics, normalized_to_pixels
 from ..lifter import Lifter
 from ..metrics import MetricReport, evaluate_by_action
@@ -28,7 +29,8 @@ IMAGE_SIZE = (1920, 1080)
 FOCAL_PX = 1400.0
 
 
-def evaluate_model(lifter: Lifter, clips: list[Clip], detector_noise: bool, seed: int = 2024) -> dict[str, MetricReport]:
+def evaluate_model(lifter: Lifter, clips: list[Clip], detector_noise: bool, seed: int = 2024,
+                   smoothing: str = "none") -> dict[str, MetricReport]:
     intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
     results = []
     for index, clip in enumerate(tqdm(clips, desc=f"evaluate ({'detector errors' if detector_noise else 'ground-truth 2D'})",
@@ -40,7 +42,8 @@ def evaluate_model(lifter: Lifter, clips: list[Clip], detector_noise: bool, seed
         normalised = batch.inputs[0, :, :, :2].astype(np.float64)
         keypoints = np.concatenate([normalized_to_pixels(normalised, intrinsics), batch.inputs[0, :, :, 2:]], axis=-1)
         out = lifter.lift(keypoints, image_size=IMAGE_SIZE, focal_px=FOCAL_PX)
-        results.append((clip.action, out.joints, batch.poses[0].astype(np.float64)))
+        joints = filters.smooth(out.joints, smoothing, fps=out.fps) if smoothing != "none" else out.joints
+        results.append((clip.action, joints, batch.poses[0].astype(np.float64)))
     return evaluate_by_action(results)
 
 
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, nargs="?", help="model file (default: the bundled model)")
     parser.add_argument("--json", type=Path, help="write the figures (millimetres) here as JSON")
     parser.add_argument("--max-clips", type=int, default=0, help="evaluate only the first N clips (quick look)")
+    parser.add_argument("--smooth", default="none", choices=filters.METHODS,
+                        help="apply the capture pipeline's temporal filter to the lifted joints first")
     args = parser.parse_args(argv)
     lifter = Lifter.load(args.model)
     _, validation = load_split()
@@ -65,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         validation = validation[: args.max_clips]
     figures = {}
     for name, noise in (("ground_truth_2d", False), ("detector_errors", True)):
-        reports = evaluate_model(lifter, validation, detector_noise=noise)
-        print(f"\n## {name.replace('_', ' ')} (millimetres; MPJVE per frame at 30 fps)\n")
+        reports = evaluate_model(lifter, validation, detector_noise=noise, smoothing=args.smooth)
+        print(f"\n## {name.replace('_', ' ')}, smoothing {args.smooth} (millimetres; MPJVE per frame at 30 fps)\n")
         print(format_table(reports))
         figures[name] = {action: {k: (1000 * v if k != "frames" else v) for k, v in r.to_dict().items()}
                          for action, r in reports.items()}
