@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import H36M17
+from .skeleton import H36M17, check_h36m_joints
 
 
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
@@ -22,9 +22,7 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
 
 def rigid_bone_lengths(joints: np.ndarray, *, symmetric: bool = True) -> np.ndarray:
     """Joints (T, 17, 3) rebuilt with each bone at its median length over the clip (directions kept)."""
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (H36M17.num_joints, 3):
-        raise ValueError(f"joints must have shape (T, 17, 3), got {joints.shape}")
+    joints = check_h36m_joints(joints)
     target = np.median(bone_lengths(joints), axis=0)
     if symmetric:
         for left, right in zip(H36M17.joints_left, H36M17.joints_right):

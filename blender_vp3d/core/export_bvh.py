@@ -48,7 +48,7 @@ import numpy as np
 
 from .atomic import write_atomically
 from .rotations import normalize
-from .skeleton import H36M17
+from .skeleton import H36M17, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
 
 def bvh_text(joints: np.ndarray, *, fps: float, units: str = "m") -> str:
     """The BVH file for Z-up world joints (T, 17, 3) in metres (``Motion.joints``), as text."""
-    joints = _check_joints(joints)
+    joints = check_h36m_joints(joints)
     if not isinstance(fps, (int, float, np.integer, np.floating)) or not math.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
     if units not in UNITS:
@@ -318,12 +318,3 @@ def _fmt(v: np.ndarray) -> str:
     return " ".join(f"{x:.6f}" for x in np.round(v, 6) + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
-def _check_joints(joints: np.ndarray) -> np.ndarray:
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (H36M17.num_joints, 3):
-        raise ValueError(f"need H36M-17 world joints of shape (T, 17, 3), got {joints.shape}")
-    if len(joints) == 0:
-        raise ValueError("cannot export a motion with no frames")
-    if not np.all(np.isfinite(joints)):
-        raise ValueError("joints contain NaN or inf")
-    return joints

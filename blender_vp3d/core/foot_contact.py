@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import H36M17
+from .skeleton import H36M17, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class FootLockResult:
 
 def leg_length(joints: np.ndarray) -> float:
     """Median over frames of hip-knee plus knee-ankle length, averaged over both legs (the input's units)."""
-    joints = _check_joints(joints)
+    joints = check_h36m_joints(joints)
     lengths = [
         np.linalg.norm(joints[:, k] - joints[:, h], axis=-1) + np.linalg.norm(joints[:, a] - joints[:, k], axis=-1)
         for h, k, a in LEGS
@@ -105,7 +105,7 @@ def leg_length(joints: np.ndarray) -> float:
 
 def detect_contacts(joints: np.ndarray, *, fps: float, settings: ContactSettings | None = None) -> np.ndarray:
     """(T, 2) bool: whether the left and right foot are planted in each frame of Z-up world joints."""
-    joints = _check_joints(joints)
+    joints = check_h36m_joints(joints)
     fps = _check_fps(fps)
     settings = settings or ContactSettings()
     frames = len(joints)
@@ -147,7 +147,7 @@ def skating_speed(joints: np.ndarray, contacts: np.ndarray, *, fps: float) -> fl
 
     Returns 0.0 when there are no such pairs.
     """
-    joints = _check_joints(joints)
+    joints = check_h36m_joints(joints)
     contacts = _check_contacts(contacts, len(joints))
     fps = _check_fps(fps)
     speeds = []
@@ -167,7 +167,7 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: 
     ankle's mean position over the contact) or "first" (its position at the contact's first frame).
     ``blend_s`` is how long the correction takes to fade in before and out after each contact.
     """
-    joints = _check_joints(joints)
+    joints = check_h36m_joints(joints)
     contacts = _check_contacts(contacts, len(joints))
     fps = _check_fps(fps)
     if not math.isfinite(blend_s) or blend_s < 0:
@@ -300,17 +300,6 @@ def _body_forward(joints: np.ndarray) -> np.ndarray:
     """(N, 3) horizontal facing direction of Z-up bodies: (left hip - right hip) x up."""
     left = joints[:, H36M17.index("left_hip")] - joints[:, H36M17.index("right_hip")]
     return np.cross(left, np.array([0.0, 0.0, 1.0]))
-
-
-def _check_joints(joints: np.ndarray) -> np.ndarray:
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (H36M17.num_joints, 3):
-        raise ValueError(f"need H36M-17 joints of shape (T, 17, 3), got {joints.shape}")
-    if len(joints) == 0:
-        raise ValueError("need at least one frame of joints, got none")
-    if not np.all(np.isfinite(joints)):
-        raise ValueError("joints contain NaN or inf")
-    return joints
 
 
 def _check_contacts(contacts: np.ndarray, frames: int) -> np.ndarray:

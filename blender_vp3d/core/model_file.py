@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_atomically
+from .npz import read_npz
 
 logger = logging.getLogger(__name__)
 
@@ -252,24 +252,15 @@ def load_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not an .npz model file (not a zip archive; truncated or wrong file?)")
-    arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            for name in npz.files:
-                try:
-                    arrays[name] = npz[name]
-                except ValueError as exc:
-                    if "pickle" in str(exc).lower():
-                        raise ModelFileError(
-                            f"{path}: array '{name}' holds pickled Python objects, which are never loaded"
-                        ) from None
-                    raise
-    except ModelFileError:
-        raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as exc:
-        raise ModelFileError(f"{path} is not a readable .npz model file: {exc}") from None
+        arrays = read_npz(path)
+    except ValueError as exc:
+        message = str(exc)
+        if "not an .npz" in message:
+            raise ModelFileError(f"{path} is not an .npz model file (not a zip archive; truncated or wrong file?)") from None
+        if "pickled" in message:
+            raise ModelFileError(message) from None
+        raise ModelFileError(f"{path} is not a readable .npz model file: {message}") from None
 
     raw = arrays.pop(METADATA_KEY, None)
     if raw is None:

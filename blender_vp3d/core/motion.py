@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_atomically
+from .npz import read_npz
 from .skeleton import COCO17, H36M17
 
 logger = logging.getLogger(__name__)
@@ -154,10 +154,9 @@ class Motion:
         if not path.is_file():
             raise MotionFileError(f"motion file not found: {path}")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise MotionFileError(f"{path} is not a readable motion file (.npz): {exc}") from exc
+            arrays = read_npz(path)
+        except ValueError as exc:
+            raise MotionFileError(f"{path} is not a readable motion file (.npz): {exc}") from None
         missing = {"joints", "trajectory", "contacts", "metadata"} - set(arrays)
         if missing:
             raise MotionFileError(f"{path} is not a motion file: it lacks {', '.join(sorted(missing))}")

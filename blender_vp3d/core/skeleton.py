@@ -61,3 +61,15 @@ COCO17 = Layout(
 )
 
 ROOT = 0  # H36M pelvis
+
+
+def check_h36m_joints(joints: np.ndarray) -> np.ndarray:
+    """H36M-17 joints as float64 (T, 17, 3), at least one frame, all finite; ValueError naming the problem."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (H36M17.num_joints, 3):
+        raise ValueError(f"need H36M-17 joints of shape (T, 17, 3), got {joints.shape}")
+    if len(joints) == 0:
+        raise ValueError("need at least one frame of joints, got none")
+    if not np.all(np.isfinite(joints)):
+        raise ValueError("joints contain NaN or inf")
+    return joints

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_atomically
+from ..npz import read_npz
 from .base import FrameDetections, boxes_from_keypoints
 from .detectron2_backend import keypoint_scores_to_confidence
 
@@ -436,20 +437,7 @@ def _npz_names(path: Path) -> set[str]:
 
 
 def _load_npz(path: Path, pickle_help: str) -> dict[str, np.ndarray]:
-    _npz_names(path)
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            for name in data.files:
-                try:
-                    arrays[name] = data[name]
-                except ValueError as exc:
-                    if "allow_pickle" in str(exc):
-                        raise ValueError(f"{path}: array {name!r} is a pickled object; {pickle_help}") from None
-                    raise ValueError(f"{path}: array {name!r} cannot be read ({exc})") from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: cannot be read as .npz ({exc})") from None
-    return arrays
+    return read_npz(path, pickle_help=pickle_help)
 
 
 def _float_array(path: Path, arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
