@@ -32,6 +32,7 @@ from .world import align_to_world
 logger = logging.getLogger(__name__)
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
+DETECTION_VERSION = 1  # part of the cache key: raise it when a detector's output changes
 
 
 @dataclass
@@ -168,7 +169,7 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback)
         return _imported(settings.detector, info, settings, count), False
 
     name = _resolve_detector(settings.detector)
-    cache_settings = {"start": settings.start, "end": end, "stride": settings.stride, "max_side": DETECTION_MAX_SIDE,
+    cache_settings = {"version": DETECTION_VERSION, "start": settings.start, "end": end, "stride": settings.stride, "max_side": DETECTION_MAX_SIDE,
                       "config": settings.detectron2_config, "weights": settings.detectron2_weights}
     cache = DetectionCache() if settings.use_cache else None
     if cache is not None:
