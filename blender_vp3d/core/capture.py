@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -255,7 +255,3 @@ def _imported(path: str, info: VideoInfo, settings: CaptureSettings, count: int)
         raise ValueError(f"keypoint file {path} has {len(frames)} frames; the video has {info.frame_count} "
                          f"({count} in the chosen range)")
     return list(frames)
-
-
-def summarize_tracks(tracks: Sequence[Track]) -> str:
-    return "; ".join(t.describe() for t in tracks)

@@ -125,18 +125,12 @@ def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
         s = motion.settings
         frames = read_frames(result.video.path, s["start"], s["end"], s["stride"], prefetch=4)
         write_preview_video((f.image for f in frames), motion.keypoints_2d, motion.joints, args.preview, motion.fps)
-        picks = set(int(i) for i in (motion.num_frames - 1) * (0.05 + 0.9 * _grid(6)))
+        picks = {round((motion.num_frames - 1) * (0.05 + 0.18 * k)) for k in range(6)}  # six frames, evenly spread
         chosen = {}
         for k, frame in enumerate(read_frames(result.video.path, s["start"], s["end"], s["stride"])):
             if k in picks:
                 chosen[k] = frame.image
         write_contact_sheet(chosen, motion.keypoints_2d, motion.joints, args.preview.with_suffix(".png"))
-
-
-def _grid(count: int):
-    import numpy as np
-
-    return np.linspace(0.0, 1.0, count)
 
 
 class _BarProgress:
