@@ -123,13 +123,16 @@ def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
         from .video import read_frames
 
         s = motion.settings
-        frames = read_frames(result.video.path, s["start"], s["end"], s["stride"], prefetch=4)
-        write_preview_video((f.image for f in frames), motion.keypoints_2d, motion.joints, args.preview, motion.fps)
         picks = {round((motion.num_frames - 1) * (0.05 + 0.18 * k)) for k in range(6)}  # six frames, evenly spread
-        chosen = {}
-        for k, frame in enumerate(read_frames(result.video.path, s["start"], s["end"], s["stride"])):
-            if k in picks:
-                chosen[k] = frame.image
+        chosen: dict[int, object] = {}
+
+        def images():  # one decode serves the video and the contact sheet
+            for k, frame in enumerate(read_frames(result.video.path, s["start"], s["end"], s["stride"], prefetch=4)):
+                if k in picks:
+                    chosen[k] = frame.image
+                yield frame.image
+
+        write_preview_video(images(), motion.keypoints_2d, motion.joints, args.preview, motion.fps)
         write_contact_sheet(chosen, motion.keypoints_2d, motion.joints, args.preview.with_suffix(".png"))
 
 
