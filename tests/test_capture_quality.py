@@ -33,7 +33,7 @@ def test_single_person_captures_have_steady_bones_and_planted_feet(camera, sampl
 def test_multi_person_video_follows_one_person(camera, sample_videos, lifter):
     video = sample_videos / "Demo_MultiPerson" / "videos" / f"{camera}.mp4"
     result = capture(video, CaptureSettings(use_cache=False), lifter=lifter)
-    assert result.person.coverage == 1.0 and len(result.tracks) == 1
+    assert result.person.coverage == 1.0 and len(result.person.tracks) == 1
     boxes = result.person.boxes
     centres = 0.5 * (boxes[:, :2] + boxes[:, 2:])
     size = np.median(boxes[:, 2:] - boxes[:, :2], axis=0).max()

@@ -25,7 +25,7 @@ from .detectors.base import FrameDetections, PoseDetector
 from .foot_contact import detect_contacts, lock_feet, skating_speed
 from .lifter import Lifter
 from .motion import Motion
-from .tracking import SelectedPerson, Track, select_track
+from .tracking import SelectedPerson, select_track
 from .video import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
 from .world import align_to_world
 
@@ -98,8 +98,7 @@ ProgressCallback = Callable[[ProgressEvent], None]
 class CaptureResult:
     motion: Motion
     video: VideoInfo
-    person: SelectedPerson
-    tracks: list[Track]
+    person: SelectedPerson             # with every track found (person.tracks)
     detections_cached: bool
     skating_before: float = float("nan")   # mean horizontal ankle speed during contacts, m/s
     skating_after: float = float("nan")
@@ -156,7 +155,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
                     source_video=str(Path(video).resolve()), settings=asdict(settings),
                     alignment=world.alignment.to_dict())
     report(ProgressEvent("done", 1, 1, f"{motion.num_frames} frames captured"))
-    return CaptureResult(motion, info, person, person.tracks, cached, before, after, timings)
+    return CaptureResult(motion, info, person, cached, before, after, timings)
 
 
 def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> tuple[list[FrameDetections], bool]:

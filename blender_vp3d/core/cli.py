@@ -99,7 +99,7 @@ def _capture(args: argparse.Namespace) -> int:
     _write_outputs(result, args)
     summary = {"frames": result.motion.num_frames, "fps": result.motion.fps, "out": [str(o) for o in args.out],
                "coverage": result.person.coverage, "track": result.person.track_id,
-               "tracks": [t.describe() for t in result.tracks], "detections_cached": result.detections_cached,
+               "tracks": [t.describe() for t in result.person.tracks], "detections_cached": result.detections_cached,
                "skating_cm_s": [100 * result.skating_before, 100 * result.skating_after]}
     if args.json_progress:
         print(json.dumps({"stage": "result", **summary}), flush=True)
