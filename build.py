@@ -6,6 +6,7 @@ Runs with the system ``python3`` (standard library only). Commands:
     python3 build.py test    create/update the project environment (.venv) and run the tests
     python3 build.py demo    capture the sample video cam01 into out/ (motion, BVH, preview)
     python3 build.py env     only create/update the environment
+    python3 build.py zip     build the Blender extension zips (one per platform) into dist/
 
 The environment is rebuilt only when ``requirements/dev.txt`` changes (a stamp file records its hash),
 so a second run is fast.
@@ -16,9 +17,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -136,7 +140,150 @@ def cmd_env(extra: list[str]) -> None:
     print(python)
 
 
-COMMANDS = {"test": cmd_test, "demo": cmd_demo, "env": cmd_env}
+# ---------------------------------------------------------------------------------------------------------------
+# The extension zips. A staging folder is the package itself (Blender's layout: __init__.py beside
+# blender_manifest.toml at the zip root) plus the models and a generated manifest listing the wheels; Blender's own
+# builder makes one zip per platform (--split-platforms keeps each platform's wheels only) and validates it.
+
+PACKAGE = ROOT / "blender_vp3d"
+DIST = ROOT / "dist"
+STAGING = ROOT / "build" / "extension"
+WHEELS_CACHE = CACHE / "wheels"
+BUNDLED_MODELS = ("vp3d_default.npz", "vp3d_default.json", "MODEL_CARD.md")
+BLAZEPOSE_FILES = ("pose_detection.tflite", "pose_landmark_full.tflite", "LICENSE")
+PYTHON_VERSIONS = ("3.11", "3.13")  # Blender 4.2-5.0 ship 3.11; later releases 3.13
+OPENCV = "opencv-python-headless==4.11.0.86"
+# ai-edge-litert declares backports.strenum, ml_dtypes, protobuf, tqdm and typing-extensions too, but its
+# Interpreter imports only numpy (checked in a venv holding numpy and ai-edge-litert alone); our model reader
+# needs flatbuffers. Blender ships numpy.
+LITERT = ("ai-edge-litert==2.3.0", "flatbuffers==25.12.19")
+
+
+# Blender limits each reason to 64 characters (the repository manifest's sentence is longer).
+PERMISSIONS = {"files": "Read the chosen video, write the motion and its detection cache"}
+assert all(len(reason) <= 64 for reason in PERMISSIONS.values())
+
+
+@dataclass(frozen=True)
+class Platform:
+    blender: str          # Blender's platform name (manifest ``platforms``)
+    pip: tuple[str, ...]  # --platform tags for pip download (the wheels' own tags: one per family and version)
+    litert: bool          # ai-edge-litert has wheels for it
+
+
+PLATFORMS = (
+    Platform("linux-x64", ("manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"), True),
+    Platform("windows-x64", ("win_amd64",), True),
+    Platform("macos-arm64", ("macosx_13_0_arm64", "macosx_12_0_arm64", "macosx_11_0_arm64"), True),
+    # No LiteRT wheel for Intel macs: the add-on falls back to MediaPipe there, if the user installs it.
+    Platform("macos-x64", ("macosx_13_0_x86_64", "macosx_12_0_x86_64", "macosx_11_0_x86_64"), False),
+)
+
+
+def blender_ext() -> Path:
+    """Blender's extension CLI, inside the bpy wheel of the environment."""
+    found = sorted((VENV / "lib").glob("python3*/site-packages/bpy/*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    found += sorted(VENV.glob("Lib/site-packages/bpy/*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    if not found:
+        raise SystemExit("blender_ext.py not found in the bpy wheel of .venv (run python3 build.py env)")
+    return found[-1]
+
+
+def download_platform_wheels(python: Path, platform: Platform) -> list[Path]:
+    """Unmodified wheels for ``platform`` (every Python version), downloaded once into .cache/wheels/."""
+    target = WHEELS_CACHE / platform.blender
+    requirements = [OPENCV, *(LITERT if platform.litert else ())]
+    stamp = target / ".complete"
+    key = " ".join([*requirements, *PYTHON_VERSIONS])
+    if not (stamp.exists() and stamp.read_text() == key):
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for version in PYTHON_VERSIONS:
+            print(f"downloading wheels for {platform.blender}, Python {version}", flush=True)
+            run([str(python), "-m", "pip", "download", "--disable-pip-version-check", "-q", "--only-binary=:all:",
+                 "--no-deps", *(f"--platform={tag}" for tag in platform.pip), "--python-version", version, "--implementation", "cp",
+                 "-d", str(target), *requirements])
+        stamp.write_text(key)
+    return sorted(target.glob("*.whl"))
+
+
+def stage_package(wheels: list[Path]) -> Path:
+    """The staging folder: the package (no training code, no caches), models, wheels and the manifest."""
+    stage = STAGING / PACKAGE.name
+    shutil.rmtree(STAGING, ignore_errors=True)
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        training = {"training"} if Path(folder) == PACKAGE / "core" else set()
+        return set(caches(folder, names)) | training
+
+    shutil.copytree(PACKAGE, stage, ignore=ignore)
+    models = stage / "bundled_models"
+    (models / "blazepose").mkdir(parents=True)
+    for name in BUNDLED_MODELS:
+        shutil.copy2(ROOT / "bundled_models" / name, models / name)
+    for name in BLAZEPOSE_FILES:
+        source = BLAZEPOSE_DIR / name
+        if not source.is_file():
+            raise SystemExit(f"missing {source}: run python3 build.py env")
+        shutil.copy2(source, models / "blazepose" / name)
+    (stage / "wheels").mkdir()
+    for wheel in wheels:
+        shutil.copy2(wheel, stage / "wheels" / wheel.name)
+    (stage / "blender_manifest.toml").write_text(staged_manifest(sorted({w.name for w in wheels})))
+    return stage
+
+
+def staged_manifest(wheel_names: list[str]) -> str:
+    """The repository's manifest with the wheels, the platforms and the staging folder's own excludes."""
+    text = (ROOT / "blender_manifest.toml").read_text()
+    text = re.sub(r"\n\[build\].*", "\n", text, flags=re.S).rstrip() + "\n"
+    wheels = "".join(f'  "./wheels/{name}",\n' for name in wheel_names)
+    platforms = ", ".join(f'"{p.blender}"' for p in PLATFORMS)
+    head = text.partition("\n[permissions]")[0]
+    permissions = "".join(f'{key} = "{reason}"\n' for key, reason in PERMISSIONS.items())
+    return (f"{head.rstrip()}\n\nplatforms = [{platforms}]\n\nwheels = [\n{wheels}]\n\n[permissions]\n{permissions}\n"
+            '[build]\npaths_exclude_pattern = ["__pycache__/", "*.pyc"]\n')
+
+
+def check_relative_imports(folder: Path) -> list[str]:
+    """Absolute ``import blender_vp3d`` statements (they break once installed as bl_ext.<repo>.blender_vp3d)."""
+    pattern = re.compile(r"^\s*(from|import)\s+blender_vp3d\b", re.M)
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        code = re.sub(r'"""(.|\n)*?"""', "", text)  # docstrings show usage from outside the package
+        found += [f"{path.relative_to(folder)}: {m.group(0).strip()}" for m in pattern.finditer(code)]
+    return found
+
+
+def build_zips(python: Path) -> list[Path]:
+    ensure_assets(python)
+    wheels = [w for platform in PLATFORMS for w in download_platform_wheels(python, platform)]
+    stage = stage_package(wheels)
+    absolute = check_relative_imports(stage)
+    if absolute:
+        raise SystemExit("absolute imports of blender_vp3d in the package:\n  " + "\n  ".join(absolute))
+    DIST.mkdir(exist_ok=True)
+    for old in DIST.glob(f"{PACKAGE.name}-*.zip"):
+        old.unlink()
+    cli = blender_ext()
+    run([str(python), str(cli), "build", "--source-dir", str(stage), "--output-dir", str(DIST), "--split-platforms"])
+    zips = sorted(DIST.glob(f"{PACKAGE.name}-*.zip"))
+    tags = cli.parents[4] / "modules" / "_bpy_internal" / "extensions" / "tags.py"
+    for path in zips:
+        valid_tags = ["--valid-tags", str(tags)] if tags.exists() else []
+        run([str(python), str(cli), "validate", *valid_tags, str(path)])
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 2**20:.1f} MiB, valid", flush=True)
+    return zips
+
+
+def cmd_zip(extra: list[str]) -> None:
+    """Build and validate dist/blender_vp3d-<version>-<platform>.zip for every platform."""
+    build_zips(ensure_env())
+
+
+COMMANDS = {"test": cmd_test, "demo": cmd_demo, "env": cmd_env, "zip": cmd_zip}
 
 
 def main(argv: list[str] | None = None) -> int:

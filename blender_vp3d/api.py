@@ -1,0 +1,368 @@
+"""Batch API for scripts inside Blender: video -> action on an armature, the same path the add-on's button takes.
+
+    import bpy
+    from bl_ext.user_default.blender_vp3d import api        # installed extension
+    # from blender_vp3d import api                            # source checkout on sys.path
+
+    rig = bpy.data.objects["metarig"]
+    action = api.capture("/videos/walk.mp4", rig, smoothing="one_euro", height_m=1.75)
+    actions = api.capture_folder("/videos", rig, pattern="*.mp4")       # one action per clip
+    actions = api.retarget("/videos/walk.npz", [rig, other_rig])          # no detection re-run
+
+Detection and lifting run in a child process (``python -m blender_vp3d capture ... --json-progress``, see
+:class:`CaptureJob`), so Blender's own interpreter never loads OpenCV or LiteRT and a crash there cannot take
+Blender down; the keys are written here, on the calling (main) thread. Any failure raises :class:`CaptureError`
+(a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and leaves the file as it was:
+no new action, no changed pose.
+
+Settings (keyword arguments):
+
+- capture: the fields of :class:`blender_vp3d.core.capture.CaptureSettings` (``detector``, ``start``, ``end``,
+  ``stride``, ``smoothing``, ``focal_px``, ``focal_mm``, ``sensor_mm``, ``height_m``, ``foot_lock``,
+  ``face_viewer``, ``track_id``, ``workers``, ``use_cache``, ``model``, ``detectron2_config``,
+  ``detectron2_weights``);
+- retargeting: ``mapping`` (a ``BoneMapping``, a preset key such as ``"rigify_metarig"``, a mapping ``.json``
+  file, or None to detect), ``in_place`` (no root motion), ``action_name``, ``frame_start`` (scene frame of the
+  first key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .core.capture import CaptureSettings, ProgressEvent
+
+if TYPE_CHECKING:
+    import bpy
+
+    from .retarget import BoneMapping
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""This package's folder. Its name is the module the child process runs (``blender_vp3d``, the extension id)."""
+
+RETARGET_OPTIONS = ("mapping", "in_place", "action_name", "frame_start")
+_CAPTURE_FIELDS = tuple(f.name for f in fields(CaptureSettings))
+
+
+class CaptureError(ValueError):
+    """A capture failed; the message is one line meant for the user."""
+
+
+class CaptureCancelled(CaptureError):
+    """The capture was cancelled before it finished."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The child process
+
+
+def child_environment() -> dict[str, str]:
+    """Environment for the child: this package's parent folder and the extensions' wheels on PYTHONPATH.
+
+    In an installed extension the package lives at ``.../extensions/user_default/blender_vp3d/`` and its wheels
+    in ``.../extensions/.local/lib/pythonX.Y/site-packages/``; both go first so the child imports the same code
+    and libraries as the add-on. The package's imports are relative, so it runs under its plain folder name.
+    """
+    paths = [str(PACKAGE_DIR.parent), *extension_site_packages()]
+    existing = os.environ.get("PYTHONPATH")
+    if existing:
+        paths.append(existing)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def extension_site_packages() -> list[str]:
+    """Folders where Blender installs extension wheels (those that exist), from ``sys.path`` and Blender."""
+    found = [p for p in sys.path if "extensions" in Path(p).parts and Path(p).name == "site-packages"]
+    try:
+        import bpy
+
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        found.append(bpy.utils.user_resource("EXTENSIONS", path=f".local/lib/{version}/site-packages"))
+    except (ImportError, AttributeError, ValueError):
+        pass
+    return [p for p in dict.fromkeys(found) if Path(p).is_dir()]
+
+
+def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings: CaptureSettings) -> list[str]:
+    """The child's command line for ``settings`` (``sys.executable`` is Blender's Python, or the venv's)."""
+    s = settings
+    if not s.rigid_bones:
+        raise CaptureError("rigid_bones=False is not available through the command line")
+    args = [sys.executable, "-m", PACKAGE_DIR.name, "capture", str(Path(video).resolve()), "-o", str(out),
+            "--json-progress", "--detector", s.detector, "--start", str(s.start), "--stride", str(s.stride),
+            "--smooth", s.smoothing, "--workers", str(s.workers)]
+    if s.end is not None:
+        args += ["--end", str(s.end)]
+    for flag, value in (("--focal-px", s.focal_px), ("--focal-mm", s.focal_mm), ("--sensor-mm", s.sensor_mm),
+                        ("--height-m", s.height_m), ("--track", s.track_id), ("--model", s.model),
+                        ("--detectron2-config", s.detectron2_config),
+                        ("--detectron2-weights", s.detectron2_weights)):
+        if value is not None:
+            args += [flag, str(value)]
+    args += [flag for flag, on in (("--no-foot-lock", not s.foot_lock), ("--in-place", s.in_place),
+                                   ("--keep-facing", not s.face_viewer), ("--no-cache", not s.use_cache)) if on]
+    return args
+
+
+class CaptureJob:
+    """One capture running in a child process; never blocks the caller.
+
+    ``start()`` launches it, ``poll()`` returns the progress events that arrived since the last call (read by a
+    thread, so a slow child never stalls Blender's UI), ``finished``/``result_path()`` tell the outcome, and
+    ``cancel()`` kills the child. ``close()`` removes the temporary folder of the motion file.
+    """
+
+    def __init__(self, video: str | os.PathLike, settings: CaptureSettings):
+        settings.validate()
+        self.video = Path(video)
+        if not self.video.is_file():
+            raise CaptureError(f"video not found: {video}")
+        self.settings = settings
+        self._tmp = Path(tempfile.mkdtemp(prefix="vp3d_capture_"))
+        self.motion_path = self._tmp / f"{self.video.stem}.npz"
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._stderr: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
+        self._threads: list[threading.Thread] = []
+        self.cancelled = False
+        self.last: ProgressEvent = ProgressEvent("start", 0, 1, "starting")
+
+    def start(self) -> CaptureJob:
+        command = capture_command(self.video, self.motion_path, self.settings)
+        logger.info("capture: %s", " ".join(command))
+        # cwd: the package's parent, so a folder of the same name in the user's cwd never shadows it.
+        self._process = subprocess.Popen(command, cwd=str(PACKAGE_DIR.parent), env=child_environment(),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, encoding="utf-8", errors="replace")
+        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def _read_stdout(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            try:
+                self._events.put(json.loads(line))
+            except json.JSONDecodeError:
+                logger.debug("capture child: %s", line.rstrip())
+
+    def _read_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr.append(line.rstrip())
+
+    def poll(self) -> list[ProgressEvent]:
+        """Progress events received since the last call (the final ``result`` line is kept aside)."""
+        events = []
+        while True:
+            try:
+                data = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if data.get("stage") == "result":
+                self.summary = data
+                continue
+            event = ProgressEvent(str(data.get("stage", "")), int(data.get("done", 0)), int(data.get("total", 1)),
+                                  str(data.get("message", "")), data.get("eta_s"))
+            events.append(event)
+            self.last = event
+        return events
+
+    @property
+    def finished(self) -> bool:
+        return self._process is not None and self._process.poll() is not None
+
+    def result_path(self) -> Path:
+        """The motion file once the child ended well; CaptureError (one line from the child) otherwise."""
+        if self.cancelled:
+            raise CaptureCancelled("capture cancelled")
+        if self._process is None or self._process.poll() is None:
+            raise CaptureError("capture still running")
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.poll()
+        code = self._process.returncode
+        if code != 0 or not self.motion_path.is_file():
+            errors = [line for line in self._stderr if line.startswith("error:") or ": error:" in line]
+            detail = (errors or self._stderr or [f"exit code {code}"])[-1]
+            detail = detail.split("error:", 1)[-1].strip() if "error:" in detail else detail
+            raise CaptureError(f"capture of {self.video.name} failed: {detail}")
+        return self.motion_path
+
+    def wait(self, progress: Callable[[ProgressEvent], None] | None = None,
+             should_cancel: Callable[[], bool] | None = None, interval_s: float = 0.05) -> Path:
+        """Block until the child ends (blocking mode, scripts); ``should_cancel()`` returning True cancels."""
+        while not self.finished:
+            for event in self.poll():
+                if progress is not None:
+                    progress(event)
+            if should_cancel is not None and should_cancel():
+                self.cancel()
+                break
+            time.sleep(interval_s)
+        for event in self.poll():
+            if progress is not None:
+                progress(event)
+        return self.result_path()
+
+    def cancel(self) -> None:
+        """Kill the child (terminate, then kill after 3 s); the motion file is never read."""
+        self.cancelled = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=3)
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self.cancel()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Settings and retargeting
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[CaptureSettings, dict[str, Any]]:
+    """Keyword settings -> (CaptureSettings, retarget options); TypeError naming an unknown one."""
+    unknown = sorted(set(settings) - set(_CAPTURE_FIELDS) - set(RETARGET_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown capture setting(s): {', '.join(unknown)}; known: "
+                        f"{', '.join(_CAPTURE_FIELDS + RETARGET_OPTIONS)}")
+    capture_settings = CaptureSettings(**{k: v for k, v in settings.items() if k in _CAPTURE_FIELDS})
+    try:
+        capture_settings.validate()
+    except ValueError as exc:
+        raise CaptureError(str(exc)) from None
+    return capture_settings, {k: v for k, v in settings.items() if k in RETARGET_OPTIONS}
+
+
+def resolve_target(armature: bpy.types.Object | None, mapping: BoneMapping | str | os.PathLike | None = None
+                   ) -> BoneMapping:
+    """Check up front that ``armature`` is an armature the mapping fits (before any slow work)."""
+    from .retarget import PRESETS, load_mapping_json
+    from .retarget.apply import resolve_mapping
+    from .retarget.presets import preset_for
+
+    if isinstance(mapping, str) and mapping in PRESETS:
+        names = [b.name for b in getattr(getattr(armature, "data", None), "bones", ())]
+        mapping = preset_for(mapping, names)
+    elif isinstance(mapping, (str, os.PathLike)):
+        mapping = load_mapping_json(mapping)
+    return resolve_mapping(armature, mapping)  # type: ignore[arg-type]
+
+
+def apply_file(motion_path: str | os.PathLike, armature: bpy.types.Object, *, mapping: Any = None,
+               in_place: bool = False, action_name: str | None = None, frame_start: int = 1) -> bpy.types.Action:
+    """Load a motion file and key it onto ``armature``; on failure the new action and the pose are undone."""
+    import bpy
+
+    from .core.motion import Motion
+    from .retarget import apply_motion
+
+    bone_map = resolve_target(armature, mapping)
+    motion = Motion.load(motion_path)
+    before = set(bpy.data.actions)
+    anim = armature.animation_data
+    old_action = anim.action if anim is not None else None
+    pose = {b.name: b.matrix_basis.copy() for b in armature.pose.bones}
+    try:
+        return apply_motion(armature, motion, mapping=bone_map, in_place=in_place, action_name=action_name,
+                            frame_start=frame_start)
+    except BaseException:
+        for action in set(bpy.data.actions) - before:
+            bpy.data.actions.remove(action)
+        if armature.animation_data is not None:
+            armature.animation_data.action = old_action
+        for name, matrix in pose.items():
+            armature.pose.bones[name].matrix_basis = matrix
+        raise
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public batch functions
+
+
+def capture(video: str | os.PathLike, armature: bpy.types.Object, *,
+            progress: Callable[[ProgressEvent], None] | None = None,
+            should_cancel: Callable[[], bool] | None = None,
+            motion_out: str | os.PathLike | None = None, **settings: Any) -> bpy.types.Action:
+    """Capture the person in ``video`` and key the motion onto ``armature`` as a new action (returned).
+
+    progress:      called with each :class:`ProgressEvent` of the child process.
+    should_cancel: polled while the child runs; returning True kills it and raises :class:`CaptureCancelled`.
+    motion_out:    also keep the motion file (``.npz``) there, for :func:`retarget` later.
+    settings:      see the module docstring. Raises CaptureError / RetargetError; the file is then unchanged.
+    """
+    capture_settings, options = split_settings(settings)
+    resolve_target(armature, options.get("mapping"))  # a wrong rig fails now, not after the detector ran
+    job = CaptureJob(video, capture_settings)
+    try:
+        job.start()
+        path = job.wait(progress, should_cancel)
+        if motion_out is not None:
+            shutil.copyfile(path, motion_out)
+        options.setdefault("action_name", Path(video).stem)
+        return apply_file(path, armature, **options)
+    finally:
+        job.close()
+
+
+def capture_folder(folder: str | os.PathLike, armature: bpy.types.Object, pattern: str = "*.mp4",
+                   **settings: Any) -> list[bpy.types.Action]:
+    """:func:`capture` for every file in ``folder`` matching ``pattern`` (sorted by name): one action per clip.
+
+    The armature keeps the last clip's action assigned; every action gets a fake user so none is lost on save.
+    Stops at the first clip that fails (CaptureError naming it); the actions made until then stay.
+    """
+    clips = sorted(p for p in Path(folder).glob(pattern) if p.is_file())
+    if not clips:
+        raise CaptureError(f"no files matching {pattern!r} in {folder}")
+    actions = []
+    for clip in clips:
+        action = capture(clip, armature, **settings)
+        action.use_fake_user = True
+        actions.append(action)
+    return actions
+
+
+def retarget(motion_path: str | os.PathLike, armatures: Iterable[bpy.types.Object] | bpy.types.Object,
+             **options: Any) -> list[bpy.types.Action]:
+    """Key an existing motion file (from :func:`capture` ``motion_out`` or the CLI) onto each armature.
+
+    No detection or lifting runs. ``options``: ``mapping``, ``in_place``, ``action_name``, ``frame_start``.
+    Every armature is checked before any is keyed, so a bad one leaves all of them unchanged.
+    """
+    unknown = sorted(set(options) - set(RETARGET_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown retarget option(s): {', '.join(unknown)}; known: {', '.join(RETARGET_OPTIONS)}")
+    targets: Sequence[Any] = [armatures] if hasattr(armatures, "type") else list(armatures)  # type: ignore[list-item]
+    if not Path(motion_path).is_file():
+        raise CaptureError(f"motion file not found: {motion_path}")
+    for armature in targets:
+        resolve_target(armature, options.get("mapping"))
+    return [apply_file(motion_path, armature, **options) for armature in targets]

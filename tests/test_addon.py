@@ -1,0 +1,298 @@
+"""The Blender add-on through the ``bpy`` module: registration, the capture operator (blocking in background
+mode), bad input leaving the scene unchanged, cancelling, the batch API and its README examples, the built
+extension zip installed into a fresh Blender user folder, and type-checking of the Blender layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import blender_vp3d  # noqa: E402
+from blender_vp3d import api  # noqa: E402
+from blender_vp3d.addon.operators import ModalCapture  # noqa: E402
+from blender_vp3d.retarget.keyframes import SLOTTED_ACTIONS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CAM01 = "Demo_SinglePerson/videos/cam01.mp4"
+
+
+def fcurves_of(action, obj):
+    if SLOTTED_ACTIONS:
+        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+        return action_get_channelbag_for_slot(action, obj.animation_data.action_slot).fcurves
+    return action.fcurves
+
+
+@pytest.fixture(scope="module")
+def registered():
+    blender_vp3d.register()
+    yield
+    blender_vp3d.unregister()
+
+
+@pytest.fixture
+def scene(registered):
+    bpy.ops.wm.read_homefile(app_template="")
+    bpy.ops.preferences.addon_enable(module="rigify")
+    return bpy.context.scene
+
+
+@pytest.fixture
+def metarig(scene):
+    bpy.ops.object.armature_human_metarig_add()
+    return bpy.context.active_object
+
+
+@pytest.fixture(scope="module")
+def cam01(sample_videos) -> str:
+    return str(sample_videos / CAM01)
+
+
+@pytest.fixture(scope="module")
+def black_video(tmp_path_factory) -> str:
+    import cv2
+
+    path = tmp_path_factory.mktemp("black") / "black.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(20):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    return str(path)
+
+
+def snapshot():
+    """What a failed capture must not change: objects, actions, the active object's pose."""
+    obj = bpy.context.active_object
+    pose = ({b.name: tuple(map(tuple, b.matrix_basis)) for b in obj.pose.bones}
+            if obj is not None and obj.pose is not None else {})
+    return sorted(o.name for o in bpy.data.objects), sorted(a.name for a in bpy.data.actions), pose
+
+
+def test_register_unregister_twice():
+    for _ in range(2):
+        blender_vp3d.register()
+        assert hasattr(bpy.types.Scene, "vp3d") and hasattr(bpy.ops.vp3d, "capture")
+        assert bpy.types.VIEW3D_PT_vp3d_capture.bl_category == "Mocap"
+        blender_vp3d.unregister()
+        assert not hasattr(bpy.types.Scene, "vp3d")
+
+
+def test_package_imports_without_bpy():
+    code = "import sys, blender_vp3d, blender_vp3d.core.capture; assert 'bpy' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_capture_operator_keys_the_metarig(metarig, cam01):
+    result = bpy.ops.vp3d.capture(filepath=cam01)
+    assert result == {"FINISHED"}
+    action = metarig.animation_data.action
+    assert action is not None and action.name.startswith("cam01")
+    curves = fcurves_of(action, metarig)
+    assert len(curves) > 20 and all(len(c.keyframe_points) == 100 for c in curves)
+    assert "captured" in bpy.context.scene.vp3d.status
+
+
+def test_operator_takes_panel_settings(metarig, cam01):
+    props = bpy.context.scene.vp3d
+    props.video_path, props.frame_start, props.frame_end, props.root_motion = cam01, 10, 40, False
+    assert bpy.ops.vp3d.capture() == {"FINISHED"}
+    curves = fcurves_of(metarig.animation_data.action, metarig)
+    assert {len(c.keyframe_points) for c in curves} == {30}
+
+
+@pytest.mark.parametrize("case", ["nothing", "mesh", "no_person", "unmapped", "missing_video"])
+def test_bad_input_cancels_and_leaves_scene(scene, cam01, black_video, case):
+    video = cam01
+    if case == "nothing":
+        for obj in list(bpy.context.selected_objects):
+            obj.select_set(False)
+        bpy.context.view_layer.objects.active = None
+    elif case == "mesh":
+        bpy.context.view_layer.objects.active = bpy.data.objects["Cube"]
+    elif case == "unmapped":
+        bpy.ops.object.armature_add()   # a single bone: matches no preset
+    else:
+        bpy.ops.object.armature_human_metarig_add()
+        video = black_video if case == "no_person" else cam01 + ".missing.mp4"
+    before = snapshot()
+    with pytest.raises(RuntimeError) as error:   # bpy.ops raises on an ERROR report
+        bpy.ops.vp3d.capture(filepath=video)
+    message = str(error.value)
+    expected = {"nothing": "select an armature", "mesh": "is a mesh", "no_person": "black.mp4",
+                "unmapped": "matches no bone-mapping preset", "missing_video": "video not found"}[case]
+    assert expected in message and "\n" not in message.strip(), message
+    assert snapshot() == before
+
+
+def test_cancel_through_api_leaves_no_action(metarig, cam01, tmp_path, monkeypatch):
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))   # a real detection run, long enough to cancel
+    before = snapshot()
+    seen = []
+    with pytest.raises(api.CaptureCancelled):
+        api.capture(cam01, metarig, progress=seen.append, should_cancel=lambda: len(seen) >= 2)
+    assert snapshot() == before and metarig.animation_data is None
+
+
+def test_modal_escape_kills_child_and_leaves_scene(metarig, cam01, tmp_path, monkeypatch):
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))
+    before = snapshot()
+    run = ModalCapture(cam01, metarig.name, {"in_place": False})
+    run.start(bpy.context)
+    assert bpy.context.scene.vp3d.running
+    assert run.step(bpy.context, "TIMER") == {"RUNNING_MODAL"}
+    process = run.job._process
+    assert run.step(bpy.context, "ESC") == {"CANCELLED"}
+    assert process.poll() is not None and run.error == "capture cancelled"
+    assert not bpy.context.scene.vp3d.running and snapshot() == before
+
+
+def test_modal_runs_to_the_end(metarig, cam01):
+    run = ModalCapture(cam01, metarig.name, {})
+    run.start(bpy.context)
+    result = {"RUNNING_MODAL"}
+    for _ in range(6000):
+        result = run.step(bpy.context, "TIMER")
+        if result != {"RUNNING_MODAL"}:
+            break
+        import time
+
+        time.sleep(0.05)
+    assert result == {"FINISHED"}, run.error
+    assert metarig.animation_data.action == run.action and bpy.context.scene.vp3d.progress == 1.0
+
+
+def test_api_capture_folder_and_retarget(metarig, cam01, tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copyfile(cam01, clips / name)
+    actions = api.capture_folder(clips, metarig, pattern="*.mp4", end=30)
+    assert [a.name for a in actions] == ["a", "b"] and all(a.use_fake_user for a in actions)
+
+    motion = tmp_path / "a.npz"
+    api.capture(clips / "a.mp4", metarig, end=30, motion_out=motion)
+    bpy.ops.object.armature_human_metarig_add()
+    other = bpy.context.active_object
+    retargeted = api.retarget(motion, [metarig, other], action_name="again")
+    assert len(retargeted) == 2 and other.animation_data.action == retargeted[1]
+    with pytest.raises(TypeError, match="unknown capture setting"):
+        api.capture(cam01, metarig, smoothness="high")
+
+
+def readme_examples() -> list[str]:
+    """The ```python blocks of the README's "Blender add-on" section that are marked as batch examples."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Blender add-on", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"<!-- example -->\n```python\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_examples_run(metarig, cam01, tmp_path, monkeypatch):
+    examples = readme_examples()
+    assert examples, "README has no batch examples"
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copyfile(cam01, videos / "walk.mp4")
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "readme"}
+    for code in examples:   # the examples import `api` from the installed extension; here from the checkout
+        code = code.replace("from bl_ext.user_default.blender_vp3d import api", "from blender_vp3d import api")
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert bpy.data.actions
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The built zip, installed into a fresh Blender user folder (a subprocess: bpy reads the variable at import)
+
+INSTALL_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    import bpy, addon_utils
+
+    zip_path, video = sys.argv[1], sys.argv[2]
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    module = "bl_ext.user_default.blender_vp3d"
+    enabled = module in {m.__name__ for m in addon_utils.modules()} and addon_utils.check(module)[1]
+    bpy.ops.preferences.addon_enable(module="rigify")
+    bpy.ops.object.armature_human_metarig_add()
+    rig = bpy.context.active_object
+    result = bpy.ops.vp3d.capture(filepath=video)
+    from bl_ext.user_default.blender_vp3d import api
+    action = rig.animation_data.action
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+    curves = action_get_channelbag_for_slot(action, rig.animation_data.action_slot).fcurves
+    print("RESULT " + json.dumps({
+        "enabled": bool(enabled), "result": sorted(result), "action": action.name,
+        "curves": len(curves), "keys": sum(len(c.keyframe_points) for c in curves),
+        "package": str(api.PACKAGE_DIR), "pythonpath": api.child_environment()["PYTHONPATH"],
+        "site": api.extension_site_packages()}))
+""")
+
+
+@pytest.fixture(scope="session")
+def linux_zip() -> Path:
+    done = subprocess.run([sys.executable, str(ROOT / "build.py"), "zip"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    found = sorted((ROOT / "dist").glob("blender_vp3d-*-linux_x64.zip"))
+    assert found, done.stdout
+    return found[0]
+
+
+def test_zip_contents(linux_zip):
+    import zipfile
+
+    names = zipfile.ZipFile(linux_zip).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "addon/operators.py" in names
+    assert "bundled_models/vp3d_default.npz" in names and "bundled_models/blazepose/pose_detection.tflite" in names
+    assert not any(n.startswith("core/training/") or "__pycache__" in n for n in names)
+    wheels = [n for n in names if n.startswith("wheels/")]
+    assert any("ai_edge_litert" in n for n in wheels) and all("win_amd64" not in n for n in wheels)
+
+
+def test_installed_zip_captures(linux_zip, sample_videos, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender")
+    env["VP3D_CACHE_DIR"] = str(tmp_path / "cache")   # detect with the installed copy, not from the cache
+    script = tmp_path / "install.py"
+    script.write_text(INSTALL_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(linux_zip), str(sample_videos / CAM01)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=900)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["enabled"] and result["result"] == ["FINISHED"]
+    assert result["curves"] > 20 and result["keys"] == 100 * result["curves"]
+    assert Path(result["package"]).is_relative_to(tmp_path), result
+    assert any(Path(p).is_relative_to(tmp_path) for p in result["site"]), result
+    assert list((tmp_path / "cache").rglob("*.npz")), "the installed copy's detector did not run"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Type-checking the Blender layer against the 4.2 stubs (pyright: mypy on Python 3.11 cannot parse the stubs'
+# `type X = ...` statements). Basic mode; Optional-member checks off (the stubs make every Context member and
+# Object.data optional).
+
+PYRIGHT_CONFIG = {"typeCheckingMode": "basic", "pythonVersion": "3.11", "reportOptionalMemberAccess": False,
+                  "reportOptionalSubscript": False, "reportMissingModuleSource": False}
+
+
+def test_blender_layer_type_checks(tmp_path):
+    pytest.importorskip("pyright")
+    config = tmp_path / "pyrightconfig.json"
+    config.write_text(json.dumps(PYRIGHT_CONFIG))
+    targets = [str(ROOT / "blender_vp3d" / "addon"), str(ROOT / "blender_vp3d" / "api.py")]
+    done = subprocess.run([sys.executable, "-m", "pyright", "--project", str(config), "--pythonpath", sys.executable,
+                           *targets], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
