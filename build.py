@@ -123,7 +123,7 @@ def cmd_test(extra: list[str]) -> None:
 
 
 def cmd_demo(extra: list[str]) -> None:
-    """Capture the sample video cam01: motion file, BVH and a side-by-side preview in out/."""
+    """Capture the sample video cam01 (motion, BVH, preview), then put it on a Rigify metarig (demo.blend)."""
     python = ensure_env()
     ensure_assets(python)
     out = ROOT / "out"
@@ -131,7 +131,8 @@ def cmd_demo(extra: list[str]) -> None:
     video = SAMPLES_DIR / "Demo_SinglePerson" / "videos" / "cam01.mp4"
     run([str(python), "-m", "blender_vp3d", "capture", str(video), "-o", str(out / "cam01.npz"),
          "-o", str(out / "cam01.bvh"), "--preview", str(out / "cam01_preview.mp4"), *extra])
-    print(f"demo outputs in {out}: cam01.npz, cam01.bvh, cam01_preview.mp4, cam01_preview.png")
+    run([str(python), "-m", "blender_vp3d.demo_scene", str(out / "cam01.npz"), "--out", str(out)])
+    print(f"demo outputs in {out}: cam01.npz, cam01.bvh, cam01_preview.mp4/.png, demo.blend, demo_rig.png")
 
 
 def cmd_env(extra: list[str]) -> None:
