@@ -292,7 +292,8 @@ def test_blender_layer_type_checks(tmp_path):
     pytest.importorskip("pyright")
     config = tmp_path / "pyrightconfig.json"
     config.write_text(json.dumps(PYRIGHT_CONFIG))
-    targets = [str(ROOT / "blender_vp3d" / "addon"), str(ROOT / "blender_vp3d" / "api.py")]
+    targets = [str(ROOT / "blender_vp3d" / "addon"), str(ROOT / "blender_vp3d" / "api.py"),
+               str(ROOT / "blender_vp3d" / "retarget")]
     done = subprocess.run([sys.executable, "-m", "pyright", "--project", str(config), "--pythonpath", sys.executable,
                            *targets], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

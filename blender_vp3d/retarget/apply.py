@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, cast
 
 import bpy
 import numpy as np
@@ -38,7 +39,7 @@ def rest_bones(armature_obj: bpy.types.Object) -> list[RestBone]:
     """Every bone of ``armature_obj`` at rest, in armature space (``Bone.matrix_local``)."""
     return [RestBone(name=b.name, parent=b.parent.name if b.parent else None,
                      matrix=np.array(b.matrix_local, dtype=np.float64), length=float(b.length))
-            for b in armature_obj.data.bones]
+            for b in _armature(armature_obj).bones]
 
 
 def resolve_mapping(armature_obj: bpy.types.Object, mapping: BoneMapping | None = None) -> BoneMapping:
@@ -48,7 +49,7 @@ def resolve_mapping(armature_obj: bpy.types.Object, mapping: BoneMapping | None 
         raise RetargetError(f"select an armature to retarget onto, not {kind}")
     if armature_obj.mode == "EDIT":
         armature_obj.update_from_editmode()   # bones edited but not yet written back
-    names = [b.name for b in armature_obj.data.bones]
+    names = [b.name for b in _armature(armature_obj).bones]
     if mapping is None:
         key = detect_preset(armature_obj)
         if key is None:
@@ -173,7 +174,7 @@ def _solve_evaluated(obj: bpy.types.Object, track: PoseTrack) -> tuple[np.ndarra
     frames = len(track.targets)
     rotations = np.empty((frames, len(track.bones), 3, 3))
     location = np.empty((frames, 3)) if track.root_head is not None else None
-    view_layer = bpy.context.view_layer
+    view_layer: Any = bpy.context.view_layer
     previous = None
     sweeps = 0
     for t in range(frames):
@@ -218,3 +219,8 @@ def _axis_angle(q: np.ndarray) -> np.ndarray:
     s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
     axis = np.where(s[:, None] > 1e-9, q[:, 1:] / np.maximum(s, 1e-9)[:, None], [0.0, 1.0, 0.0])
     return np.column_stack([angle, axis])
+
+
+def _armature(obj: bpy.types.Object) -> bpy.types.Armature:
+    """The armature data of an object already checked to be an armature."""
+    return cast(bpy.types.Armature, obj.data)

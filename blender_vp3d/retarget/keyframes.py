@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import bpy
 import numpy as np
@@ -35,9 +36,11 @@ def new_action(obj: bpy.types.Object, name: str) -> bpy.types.Action:
     """A new, empty action named ``name`` (made unique by Blender), assigned to ``obj`` (with a slot for it on
     4.4+). The object's previous action stays in ``bpy.data`` untouched."""
     action = bpy.data.actions.new(name)
-    anim_data = obj.animation_data or obj.animation_data_create()
+    # Any: slots, layers and action_slot exist from Blender 4.4 on, behind SLOTTED_ACTIONS; the 4.2 type stubs
+    # (the oldest API we support) do not know them.
+    anim_data: Any = obj.animation_data or obj.animation_data_create()
     if SLOTTED_ACTIONS:
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        slot = cast(Any, action).slots.new(id_type="OBJECT", name=obj.name)
         anim_data.action = action
         # Assigning the action may already pick the slot; assigning the same slot again is avoided (it crashed
         # Blender 5.0.1 in background mode).
@@ -48,12 +51,13 @@ def new_action(obj: bpy.types.Object, name: str) -> bpy.types.Action:
     return action
 
 
-def _fcurves(action: bpy.types.Action, obj: bpy.types.Object):
+def _fcurves(action: bpy.types.Action, obj: bpy.types.Object) -> Any:
     """The F-curve collection of ``action`` for ``obj``: the slot's channelbag (4.4+) or ``action.fcurves``."""
     if not SLOTTED_ACTIONS:
         return action.fcurves
-    slot = obj.animation_data.action_slot
-    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    slot = cast(Any, obj.animation_data).action_slot
+    layers = cast(Any, action).layers
+    layer = layers[0] if len(layers) else layers.new("Layer")
     strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
     return strip.channelbag(slot, ensure=True).fcurves
 
