@@ -48,7 +48,7 @@ import numpy as np
 
 from .atomic import write_atomically
 from .rotations import normalize
-from .skeleton import H36M17, check_h36m_joints
+from .skeleton import H36M17, LIMBS, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +131,7 @@ is a 90-degree turn about X, which for a bone resting along Y is a knee bent at 
 everyday poses. With Y (the bone's own axis, a rare 90-degree twist) in the middle they are unremarkable.
 Arms rest along X, so ZXY puts their twist in the middle."""
 _H = {name: i for i, name in enumerate(H36M17.joint_names)}
-_HINGES = {
-    "left_leg_hinge": ("left_hip", "left_knee", "left_ankle"),
-    "right_leg_hinge": ("right_hip", "right_knee", "right_ankle"),
-    "left_arm_hinge": ("left_shoulder", "left_elbow", "left_wrist"),
-    "right_arm_hinge": ("right_shoulder", "right_elbow", "right_wrist"),
-}
+_HINGES = {f"{limb}_hinge": joints for limb, joints in LIMBS.items()}
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ import numpy as np
 
 from .export_bvh import matrix_to_euler
 from .rotations import normalize
-from .skeleton import H36M17, check_h36m_joints
+from .skeleton import H36M17, LIMBS, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +66,6 @@ TWISTS = ("hip_line", "shoulder_line", "spine_up", "chest_up", "forward",
           "left_leg", "right_leg", "left_arm", "right_arm")
 EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 _J = {name: i for i, name in enumerate(H36M17.joint_names)}
-_LIMBS = {
-    "left_leg": ("left_hip", "left_knee", "left_ankle"),
-    "right_leg": ("right_hip", "right_knee", "right_ankle"),
-    "left_arm": ("left_shoulder", "left_elbow", "left_wrist"),
-    "right_arm": ("right_shoulder", "right_elbow", "right_wrist"),
-}
 # A T-pose in the rig's (left, up, forward) coordinates: the rest direction of a joint pair for rules that do
 # not aim the bone's own direction (aim=False).
 _T_POSE = {
@@ -466,7 +460,7 @@ def _observed_references(joints: np.ndarray, axes: np.ndarray) -> dict[str, np.n
     hips = frame_from(refs["hip_line"], refs["spine_up"]) @ rest_body.T     # torso rotations from rest
     chest = frame_from(refs["shoulder_line"], refs["chest_up"]) @ rest_body.T
     refs["forward"] = hips @ forward
-    for limb, (a, b, c) in _LIMBS.items():
+    for limb, (a, b, c) in LIMBS.items():
         upper, lower = normalize(vec(a, b)), normalize(vec(b, c))
         body, bend = (hips, -forward) if "leg" in limb else (chest, forward)
         usual = normalize(np.cross(upper, body @ bend))
@@ -480,7 +474,7 @@ def _rest_references(rest: Sequence[RestBone], rules: Mapping[str, BoneRule], ax
     by_name = {bone.name: bone for bone in rest}
     upper_dirs = {}
     for name, rule in rules.items():
-        for limb, (a, b, _c) in _LIMBS.items():
+        for limb, (a, b, _c) in LIMBS.items():
             if rule.source == (a, b):
                 upper_dirs[limb] = by_name[name].direction if rule.aim else None
     t_pose = {name: axes @ np.asarray(p) for name, p in _T_POSE.items()}
@@ -493,7 +487,7 @@ def _rest_references(rest: Sequence[RestBone], rules: Mapping[str, BoneRule], ax
         elif rule.twist == "forward":
             ref = forward
         else:
-            a, b, _c = _LIMBS[rule.twist]
+            a, b, _c = LIMBS[rule.twist]
             upper = upper_dirs.get(rule.twist)
             if upper is None:
                 upper = normalize(t_pose[b] - t_pose[a])

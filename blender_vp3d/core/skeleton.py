@@ -62,6 +62,14 @@ COCO17 = Layout(
 
 ROOT = 0  # H36M pelvis
 
+# The four limbs of H36M-17 as (upper, middle, lower) joint names: each bends about its middle joint.
+LIMBS = {
+    "left_leg": ("left_hip", "left_knee", "left_ankle"),
+    "right_leg": ("right_hip", "right_knee", "right_ankle"),
+    "left_arm": ("left_shoulder", "left_elbow", "left_wrist"),
+    "right_arm": ("right_shoulder", "right_elbow", "right_wrist"),
+}
+
 
 def check_h36m_joints(joints: np.ndarray) -> np.ndarray:
     """H36M-17 joints as float64 (T, 17, 3), at least one frame, all finite; ValueError naming the problem."""
