@@ -16,7 +16,7 @@ from blender_vp3d.core.foot_contact import (
     lock_feet,
     skating_speed,
 )
-from blender_vp3d.core.mocap.h36m_mapping import resample
+from blender_vp3d.core.resampling import resample
 
 FPS = 30.0
 

@@ -28,6 +28,7 @@ import numpy as np
 from .camera import Intrinsics, pixels_to_normalized
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
+from .resampling import interpolate_frames
 from .skeleton import COCO17, H36M17, ROOT
 
 logger = logging.getLogger(__name__)
@@ -149,11 +150,11 @@ class Lifter:
         resample = fps is not None and not math.isclose(fps, self.fps, rel_tol=1e-9)
         if resample:
             model_frames = math.ceil((frames - 1) * self.fps / fps - 1e-9) + 1
-            features = _resample(features, np.arange(model_frames) * (fps / self.fps))
+            features = interpolate_frames(features, np.arange(model_frames) * (fps / self.fps))
         joints, trajectory = self._run(features.astype(np.float32), flip)
         if resample:
             positions = np.arange(frames) * (self.fps / fps)
-            joints, trajectory = _resample(joints, positions), _resample(trajectory, positions)
+            joints, trajectory = interpolate_frames(joints, positions), interpolate_frames(trajectory, positions)
         joints[:, ROOT] = 0.0
         return LiftResult(
             joints=joints,
@@ -275,12 +276,3 @@ def fill_missing(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     if not seen.all():
         filled[:, ~seen] = filled[:, seen].mean(axis=1, keepdims=True)
     return filled
-
-
-def _resample(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Linear interpolation of ``values`` (T, ...) at fractional frame ``positions``, held at the ends."""
-    positions = np.clip(positions, 0, len(values) - 1)
-    lower = np.floor(positions).astype(int)
-    upper = np.minimum(lower + 1, len(values) - 1)
-    weight = (positions - lower).reshape((-1,) + (1,) * (values.ndim - 1))
-    return values[lower] * (1 - weight) + values[upper] * weight

@@ -79,18 +79,3 @@ def map_to_h36m(clip: MocapClip, mapping: SkeletonMapping) -> MappedMotion:
     for name, offset in HEAD_OFFSETS_M.items():
         out[:, H36M17.index(name)] = head + head_axes @ np.asarray(offset)
     return MappedMotion(joints=out, head_axes=head_axes)
-
-
-def resample(values: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
-    """Linear resampling along axis 0 from one frame rate to another (same start time and duration)."""
-    if source_fps <= 0 or target_fps <= 0:
-        raise ValueError(f"frame rates must be positive, got {source_fps} and {target_fps}")
-    frames = values.shape[0]
-    if frames < 2 or abs(source_fps - target_fps) < 1e-6 * target_fps:
-        return values.copy()
-    duration = (frames - 1) / source_fps
-    count = int(np.floor(duration * target_fps + 1e-6)) + 1
-    t = np.arange(count) / target_fps * source_fps
-    lo = np.minimum(np.floor(t).astype(int), frames - 2)
-    w = (t - lo).reshape(-1, *([1] * (values.ndim - 1)))
-    return values[lo] * (1 - w) + values[lo + 1] * w

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..camera import Intrinsics, pixels_to_normalized
 from ..lifter import fill_missing
-from ..mocap.h36m_mapping import resample
+from ..resampling import resample
 from ..skeleton import COCO17
 
 MODEL_FPS = 30.0
