@@ -10,7 +10,7 @@ from blender_vp3d.core.skeleton import H36M17
 def test_split_is_by_style_and_holds_out_enough_of_both_datasets(bandai_split):
     train, val = bandai_split
     assert not {c.name for c in train} & {c.name for c in val}
-    for dataset in (1, 2):
+    for dataset in ("bandai-1", "bandai-2"):
         t = sum(c.num_frames for c in train if c.dataset == dataset)
         v = sum(c.num_frames for c in val if c.dataset == dataset)
         assert v >= 0.08 * (t + v), dataset

@@ -38,6 +38,48 @@ def test_training_learns_and_resumes(tmp_path, bandai_split):
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
 
 
+def test_chunked_training_learns_motion_on_both_sources(tmp_path, bandai_split):
+    trainer = Trainer(_tiny(tmp_path, chunk=8, batch_size=16, steps_per_epoch=60, epochs=1))
+    assert {source for source in trainer.validation} == {"bandai", "cmu"}
+    before = trainer.validate()
+    trainer.run()
+    after = trainer.history[-1]
+    for source in ("bandai", "cmu"):
+        assert after[f"{source}_noisy_mpjpe_mm"] < 0.8 * before[f"{source}_noisy_mpjpe_mm"], source
+        assert after[f"{source}_noisy_speed_ratio"] > 0 and after[f"{source}_noisy_mpjve_mm"] > 0
+    assert after["train_velocity"] > 0
+    assert after["windows_seen"] == 60 * 16
+
+
+def test_dataset_shares_set_how_often_each_source_is_drawn(bandai_split):
+    import numpy as np
+
+    from blender_vp3d.core.training.datasets import load_training_data
+    from blender_vp3d.core.training.synthetic import ClipBank
+    from blender_vp3d.core.training.train import _dataset_shares
+
+    clips = load_training_data().train
+    bank = ClipBank(clips, _dataset_shares(clips, _tiny("unused", cmu_share=0.3)))
+    datasets = np.array([c.dataset for c in clips])
+    np.testing.assert_allclose(bank.weights[datasets == "cmu"].sum(), 0.3)
+    assert ClipBank(clips).weights[datasets == "cmu"].sum() < 0.3  # by frames CMU is the smaller source
+
+
+def test_init_starts_from_a_model_file_and_carries_its_totals(tmp_path, bandai_split):
+    from blender_vp3d.core.training.export import export_checkpoint
+
+    first = Trainer(_tiny(tmp_path / "a", epochs=1, steps_per_epoch=3))
+    first.run()
+    model = export_checkpoint(tmp_path / "a" / "checkpoint.pt", tmp_path / "a.npz")
+    second = Trainer(_tiny(tmp_path / "b", init=str(model), chunk=4))
+    for name, value in first.pose.state_dict().items():
+        if not name.endswith("num_batches_tracked"):
+            torch.testing.assert_close(second.pose.state_dict()[name], value)
+    assert second.windows_seen == first.windows_seen == 3 * 64
+    with pytest.raises(ValueError, match="channels"):
+        Trainer(_tiny(tmp_path / "c", init=str(model), channels=32))
+
+
 def test_checkpoint_of_another_architecture_is_refused(tmp_path, bandai_split):
     trainer = Trainer(_tiny(tmp_path, epochs=1, steps_per_epoch=2))
     trainer.run()
@@ -59,7 +101,7 @@ def test_labeled_split_is_deterministic_and_covers_both_datasets(bandai_split):
     labeled, unlabeled = split_labeled(train, 0.1)
     again, _ = split_labeled(train, 0.1)
     assert [c.name for c in labeled] == [c.name for c in again]
-    assert {c.dataset for c in labeled} == {1, 2}
+    assert {c.dataset for c in labeled} == {"bandai-1", "bandai-2"}
     assert not {c.name for c in labeled} & {c.name for c in unlabeled}
     assert abs(len(labeled) / len(train) - 0.1) < 0.01
 
@@ -87,7 +129,7 @@ def test_checkpoint_exports_to_a_lifter_and_evaluates(tmp_path, bandai_split):
     lifter = Lifter.load(path)
     assert lifter.metadata["licence"].startswith("Weights trained on CC BY-NC 4.0")
     _, validation = bandai_split
-    clips = [c for c in validation if c.dataset == 1][:2] + [c for c in validation if c.dataset == 2][:2]
+    clips = [c for c in validation if c.dataset == "bandai-1"][:2] + [c for c in validation if c.dataset == "bandai-2"][:2]
     clean = evaluate_model(lifter, clips, detector_noise=False)
     noisy = evaluate_model(lifter, clips, detector_noise=True)
     assert set(clean) == {c.action for c in clips} | {"overall"}

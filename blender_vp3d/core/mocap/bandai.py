@@ -19,12 +19,12 @@ import logging
 import os
 import re
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .bvh import parse_bvh
+from .clip import Clip
 from .h36m_mapping import BANDAI, map_to_h36m
 
 logger = logging.getLogger(__name__)
@@ -50,20 +50,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("VP3D_CACHE_DIR", Path(__file__).resolve().parents[3] / ".cache"))
 
 
-@dataclass
-class Clip:
-    name: str          # file stem, e.g. dataset-1_walk_proud_002
-    dataset: int
-    action: str        # content label (walk, run, bow, ...)
-    style: str
-    joints: np.ndarray      # (T, 17, 3) metres, Y up
-    head_axes: np.ndarray   # (T, 3, 3) columns: head up, forward, left
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.joints.shape[0])
-
-
 def load_dataset(dataset: int, data_dir: Path | None = None, cache_dir: Path | None = None) -> list[Clip]:
     archive = (data_dir or default_data_dir()) / ARCHIVES[dataset]
     if not archive.exists():
@@ -79,7 +65,7 @@ def load_dataset(dataset: int, data_dir: Path | None = None, cache_dir: Path | N
     clips = []
     for i, info in enumerate(meta):
         s, e = starts[i], starts[i + 1]
-        clips.append(Clip(info["name"], dataset, info["action"], info["style"], joints[s:e], head_axes[s:e]))
+        clips.append(Clip(info["name"], f"bandai-{dataset}", info["action"], info["style"], joints[s:e], head_axes[s:e]))
     return clips
 
 

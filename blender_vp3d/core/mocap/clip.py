@@ -1,4 +1,5 @@
-"""The in-memory form every mocap reader produces: a joint tree with per-frame local transforms."""
+"""The two in-memory forms of mocap: a reader's joint tree (:class:`MocapClip`), and a training clip in the
+H36M-17 layout (:class:`Clip`) that every dataset loader produces."""
 
 from __future__ import annotations
 
@@ -49,3 +50,25 @@ class MocapClip:
                 rotations[:, j] = rotations[:, p] @ self.local_rotations[:, j]
                 positions[:, j] = positions[:, p] + np.einsum("tab,tb->ta", rotations[:, p], self.local_translations[:, j])
         return positions, rotations
+
+
+@dataclass
+class Clip:
+    """One mocap take mapped to H36M-17: metres, Y up, at the training frame rate.
+
+    ``dataset`` names the source (``bandai-1``, ``cmu``, ...), ``action`` its content category (what
+    evaluation reports per), ``style`` the performance manner or trial description, ``subject`` the
+    performer where the source says.
+    """
+
+    name: str
+    dataset: str
+    action: str
+    style: str
+    joints: np.ndarray      # (T, 17, 3)
+    head_axes: np.ndarray   # (T, 3, 3) columns: head up, forward, left
+    subject: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])

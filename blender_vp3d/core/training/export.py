@@ -92,22 +92,26 @@ def load_torch_models(path: str | os.PathLike) -> tuple[TemporalModel, TemporalM
     return models[0], models[1]
 
 
-BANDAI_TRAINING_DATA = (
-    "Bandai-Namco-Research-Motiondataset 1 and 2 (Bandai Namco Research Inc.), training styles only "
-    "(validation styles held out: see blender_vp3d.core.mocap.bandai), projected through random virtual "
-    "cameras with the detector-error model of blender_vp3d.core.training.synthetic"
-)
-BANDAI_LICENCE = (
-    "Weights trained on CC BY-NC 4.0 data: non-commercial use only. Credit: Bandai Namco Research Inc."
-)
+def training_data_text(sources: list[str]) -> str:
+    parts = {
+        "bandai": ("Bandai-Namco-Research-Motiondataset 1 and 2 (Bandai Namco Research Inc.), training styles only "
+                   "(validation styles held out: see blender_vp3d.core.mocap.bandai)"),
+        "cmu": ("CMU Graphics Lab Motion Capture Database, the takes under shared/data/cmu less the validation "
+                "subjects (see blender_vp3d.core.mocap.cmu)"),
+    }
+    return ("; ".join(parts[s] for s in sources) + ", projected through random virtual cameras with the "
+            "detector-error model of blender_vp3d.core.training.synthetic")
 
 
 def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None) -> Path:
     """Write the model file for a training checkpoint (``train.py``'s ``checkpoint.pt``)."""
     import json
 
+    from .datasets import licence_text
+
     state = torch.load(checkpoint, weights_only=True)
     config = json.loads(state["config"])
+    sources = config.get("sources", ["bandai"])
     model_config = ModelConfig(filter_widths=config["filter_widths"], channels=config["channels"],
                                dropout=config["dropout"], causal=config["causal"])
     pose = TemporalModel(model_config)
@@ -116,11 +120,13 @@ def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None) 
     trajectory.load_state_dict(state["trajectory"])
     history = json.loads(state["history"])
     extra = {
-        "training_data": BANDAI_TRAINING_DATA,
-        "licence": BANDAI_LICENCE,
+        "training_data": training_data_text(sources),
+        "licence": licence_text(sources),
         "metrics": metrics or {},
         "training": {"epochs": int(state["epoch"]), "config": config,
-                     "last_epoch_validation": history[-1] if history else {}},
+                     "last_epoch_validation": history[-1] if history else {},
+                     "cumulative": {"windows": int(state.get("windows_seen", 0)),
+                                    "hours": round(float(state.get("train_seconds", 0.0)) / 3600, 3)}},
     }
     return export_models(pose, trajectory, out, extra)
 

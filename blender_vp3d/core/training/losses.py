@@ -12,6 +12,12 @@ def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.linalg.norm(pred - target, dim=-1).mean()
 
 
+def velocity_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Error of the frame-to-frame motion over consecutive output frames (B, T, J, 3), T >= 2: penalises
+    damped (mean-pose) motion and jitter, which per-frame MPJPE barely sees."""
+    return torch.linalg.norm(torch.diff(pred, dim=1) - torch.diff(target, dim=1), dim=-1).mean()
+
+
 def weighted_trajectory_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Root position error weighted by 1/depth: far subjects matter less, as their 2D says less."""
     return (torch.linalg.norm(pred - target, dim=-1) / target[..., 2].clamp(min=0.5)).mean()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..camera import DEFAULT_FOCAL_35MM, brown_conrady
-from ..mocap.bandai import Clip
+from ..mocap.clip import Clip
 from ..rotations import axis_angle_to_matrix, normalize, random_rotation_small
 from ..skeleton import COCO17, H36M17
 
@@ -81,9 +81,13 @@ class Batch:
 
 
 class ClipBank:
-    """Training clips concatenated for fast window sampling (windows near clip ends replicate the edge)."""
+    """Training clips concatenated for fast window sampling (windows near clip ends replicate the edge).
 
-    def __init__(self, clips: list[Clip]):
+    Windows are drawn in proportion to frames, or, with ``dataset_shares`` (dataset name -> share of the
+    windows), each dataset gets its share and its clips are drawn in proportion to their frames within it.
+    """
+
+    def __init__(self, clips: list[Clip], dataset_shares: dict[str, float] | None = None):
         if not clips:
             raise ValueError("no clips")
         self.joints = np.concatenate([c.joints for c in clips]).astype(np.float64)
@@ -91,7 +95,17 @@ class ClipBank:
         lengths = np.array([c.num_frames for c in clips])
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self.lengths = lengths
-        self.weights = lengths / lengths.sum()
+        weights = lengths.astype(float)
+        if dataset_shares:
+            datasets = np.array([c.dataset for c in clips])
+            missing = sorted(set(datasets) - set(dataset_shares))
+            if missing:
+                raise ValueError(f"no share given for datasets {missing}")
+            for name, share in dataset_shares.items():
+                chosen = datasets == name
+                if chosen.any():
+                    weights[chosen] = share * lengths[chosen] / lengths[chosen].sum()
+        self.weights = weights / weights.sum()
 
     @property
     def num_frames(self) -> int:

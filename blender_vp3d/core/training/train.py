@@ -1,11 +1,20 @@
 """Train the pose and trajectory models, supervised or semi-supervised (the paper's two modes).
 
     python -m blender_vp3d.core.training.train --out runs/default --epochs 40
+    python -m blender_vp3d.core.training.train --out runs/next --init bundled_models/vp3d_default.npz
     python -m blender_vp3d.core.training.train --out runs/semi10 --labeled-fraction 0.1 --semi-supervised
     torchrun --nproc_per_node 2 -m blender_vp3d.core.training.train --out runs/ddp   # data-parallel
 
-Supervised: MPJPE on pelvis-relative poses and the 1/depth-weighted trajectory error, Adam with amsgrad,
-learning rate decayed every epoch, BatchNorm momentum decayed from 0.1 to 0.001, dropout.
+Data: the mocap sources of ``training.datasets`` (Bandai and CMU by default), each drawn with its share of
+the windows (``--cmu-share``). Each window is ``receptive field + chunk - 1`` frames seen through one random
+camera and yields ``chunk`` supervised output frames (the full dilated model, as the paper trains its
+semi-supervised path); ``--chunk 1`` trains single frames with the strided model.
+
+Supervised: MPJPE on pelvis-relative poses, the 1/depth-weighted trajectory error and, over a chunk, the
+error of the joints' frame-to-frame motion (so the model does not damp motion towards the mean pose), Adam
+with amsgrad, learning rate decayed every epoch, BatchNorm momentum decayed from 0.1 to 0.001, dropout.
+``--init MODEL.npz`` starts from a model file's weights; the cumulative windows and training hours of the
+model it started from carry on into the checkpoint and the exported model.
 Semi-supervised: as above on the labeled clips, plus, after warm-up epochs, unlabeled 2D windows (projections of
 the remaining training clips, and detector output on real videos saved as keypoint files) lifted, projected
 back through the camera and penalised against their input, with a bone-length term tying the unlabeled
@@ -31,9 +40,11 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..metrics import p_mpjpe
-from ..mocap.bandai import Clip, load_split
+from ..mocap.clip import Clip
+from ..model_file import load_model_file, network_weights
+from .datasets import SOURCES, load_training_data, source_of
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
-from .losses import bone_length_error, mpjpe, reprojection_error, weighted_trajectory_error
+from .losses import bone_length_error, mpjpe, reprojection_error, velocity_error, weighted_trajectory_error
 from .model import ModelConfig, TemporalModel, TemporalModelOptimized, trajectory_config
 from .synthetic import AugmentationConfig, ClipBank, SyntheticGenerator
 
@@ -64,6 +75,11 @@ class TrainConfig:
     unlabeled_keypoints: list[str] = field(default_factory=list)
     validation_windows: int = 2048
     threads: int = 0  # 0: torch's default
+    chunk: int = 1                    # supervised output frames per window
+    sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    cmu_share: float = 0.5            # share of the windows drawn from CMU when both sources are used
+    velocity_weight: float = 1.0      # weight of the frame-to-frame motion error (chunk > 1)
+    init: str = ""                    # model file whose weights start the run
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(filter_widths=list(self.filter_widths), channels=self.channels, dropout=self.dropout,
@@ -96,20 +112,29 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
 
-        train, validation = load_split()
-        labeled, unlabeled = split_labeled(train, config.labeled_fraction)
-        self.labeled = ClipBank(labeled)
+        if config.chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {config.chunk}")
+        self.rf = config.model_config().receptive_field()
+        self.centre = self.rf - 1 if config.causal else (self.rf - 1) // 2
+        self.window = self.rf + config.chunk - 1
+        data = load_training_data(config.sources)
+        labeled, unlabeled = split_labeled(data.train, config.labeled_fraction)
+        shares = _dataset_shares(labeled, config)
+        self.labeled = ClipBank(labeled, shares)
         self.unlabeled = ClipBank(unlabeled) if (config.semi_supervised and unlabeled) else None
         self.real_unlabeled: UnlabeledKeypoints | None = (
             load_unlabeled_keypoints([Path(p) for p in config.unlabeled_keypoints]) if config.unlabeled_keypoints else None
         )
-        self.validation = self._validation_set(validation)
-        self.rf = config.model_config().receptive_field()
-        self.centre = self.rf - 1 if config.causal else (self.rf - 1) // 2
+        self.validation = {name: self._validation_set(clips) for name, clips in data.validation.items() if clips}
 
         pose_cfg = config.model_config()
-        self.pose = TemporalModelOptimized(pose_cfg)
-        self.trajectory = TemporalModelOptimized(trajectory_config(pose_cfg))
+        train_model = TemporalModelOptimized if config.chunk == 1 else TemporalModel
+        self.pose = train_model(pose_cfg)
+        self.trajectory = train_model(trajectory_config(pose_cfg))
+        self.windows_seen = 0
+        self.train_seconds = 0.0
+        if config.init:
+            self._init_from(Path(config.init))
         self.pose_eval = TemporalModel(pose_cfg)
         self.trajectory_eval = TemporalModel(trajectory_config(pose_cfg))
         params = list(self.pose.parameters()) + list(self.trajectory.parameters())
@@ -124,17 +149,37 @@ class Trainer:
         else:
             self.pose_train, self.trajectory_train = self.pose, self.trajectory
         if self.rank == 0:
-            logger.info("labeled clips %d (%d frames), unlabeled clips %d, validation clips %d; receptive field %d",
-                        len(labeled), self.labeled.num_frames, len(unlabeled) if self.unlabeled else 0,
-                        len(validation), self.rf)
+            logger.info("labeled clips %d (%d frames), unlabeled clips %d, validation clips %s; receptive field %d, "
+                        "window %d frames", len(labeled), self.labeled.num_frames,
+                        len(unlabeled) if self.unlabeled else 0,
+                        {k: len(v) for k, v in data.validation.items()}, self.rf, self.window)
+
+    def _init_from(self, path: Path) -> None:
+        """Weights (and cumulative training totals) from a model file of the same architecture."""
+        weights, metadata = load_model_file(path)
+        for net, model in (("pose", self.pose), ("trajectory", self.trajectory)):
+            saved = metadata[net]
+            for key in ("filter_widths", "channels", "causal"):
+                if saved[key] != asdict(self.config)[key]:
+                    raise ValueError(f"{path} has {key}={saved[key]}, this run asks {asdict(self.config)[key]}")
+            arrays = network_weights(weights, net)
+            state = model.state_dict()
+            for name in state:
+                if not name.endswith("num_batches_tracked"):
+                    state[name] = torch.from_numpy(arrays[name].copy())
+            model.load_state_dict(state)
+        self.windows_seen, self.train_seconds = cumulative_training(metadata)
+        logger.info("initialised from %s (%d windows, %.1f h of training before)", path, self.windows_seen,
+                    self.train_seconds / 3600)
 
     # -- data -----------------------------------------------------------------------------------------
     def _validation_set(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """Fixed validation windows: ground-truth 2D through random cameras, and with detector errors."""
-        rf = self.config.model_config().receptive_field()
+        """Fixed validation windows: ground-truth 2D through random cameras, and with detector errors.
+
+        Windows are ``receptive field + 15`` frames, so that 16 consecutive outputs measure motion too."""
         bank = ClipBank(clips)
         rng = np.random.default_rng(12345)
-        joints, head = bank.sample_windows(rng, self.config.validation_windows, rf)
+        joints, head = bank.sample_windows(rng, self.config.validation_windows // 4 + 1, self.rf + 15)
         clean = SyntheticGenerator(seed=777).batch(joints, head, augment_body=False, detector_noise=False, flip=False)
         noisy = SyntheticGenerator(seed=777).batch(joints, head, augment_body=False, detector_noise=True, flip=False)
         return {"clean_inputs": torch.from_numpy(clean.inputs), "noisy_inputs": torch.from_numpy(noisy.inputs),
@@ -157,29 +202,35 @@ class Trainer:
         self.trajectory.train()
         use_unlabeled = (self.unlabeled is not None or self.real_unlabeled is not None) and cfg.semi_supervised \
             and self.epoch >= cfg.warmup_epochs
-        sums = {"pose": 0.0, "trajectory": 0.0, "reprojection": 0.0, "bone": 0.0}
+        sums = {"pose": 0.0, "trajectory": 0.0, "velocity": 0.0, "reprojection": 0.0, "bone": 0.0}
         batches = _BatchStream(self, seed=(cfg.seed, self.rank, self.epoch), with_unlabeled=use_unlabeled)
         loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=1, prefetch_factor=4)
         bar = tqdm(loader, total=cfg.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=self.rank != 0, mininterval=5.0, dynamic_ncols=True)
+        started = time.time()
         for inputs, poses, trajectory, unlabeled in bar:
             if use_unlabeled:
                 count = len(inputs)
                 both = torch.cat([inputs, unlabeled])
-                pose_all = self.pose_train(both)[:, 0]
-                traj_all = self.trajectory_train(both)[:, 0, 0]
+                pose_all = self.pose_train(both)
+                traj_all = self.trajectory_train(both)[:, :, 0]
                 pose_pred, traj_pred = pose_all[:count], traj_all[:count]
                 pose_u, traj_u = pose_all[count:], traj_all[count:]
             else:
-                pose_pred = self.pose_train(inputs)[:, 0]
-                traj_pred = self.trajectory_train(inputs)[:, 0, 0]
+                pose_pred = self.pose_train(inputs)
+                traj_pred = self.trajectory_train(inputs)[:, :, 0]
             pose_loss = mpjpe(pose_pred, poses)
             traj_loss = weighted_trajectory_error(traj_pred, trajectory)
             loss = pose_loss + traj_loss
             sums["pose"] += pose_loss.item()
             sums["trajectory"] += traj_loss.item()
+            if cfg.chunk > 1 and cfg.velocity_weight > 0:
+                velocity = velocity_error(pose_pred, poses)
+                loss = loss + cfg.velocity_weight * velocity
+                sums["velocity"] += velocity.item()
             if use_unlabeled:
-                reprojection = reprojection_error(pose_u, traj_u, unlabeled[:, self.centre])
+                targets = unlabeled[:, self.centre : self.centre + cfg.chunk]
+                reprojection = reprojection_error(pose_u, traj_u, targets)
                 bone = bone_length_error(pose_u, pose_pred)
                 loss = loss + cfg.reprojection_weight * reprojection + cfg.bone_weight * bone
                 sums["reprojection"] += reprojection.item()
@@ -187,27 +238,44 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            self.windows_seen += len(inputs) * self.world
             bar.set_postfix(mpjpe_mm=f"{1000 * pose_loss.item():.1f}")
+        self.train_seconds += time.time() - started
         self.epoch += 1
         return {k: v / cfg.steps_per_epoch for k, v in sums.items()}
 
     @torch.no_grad()
     def validate(self) -> dict:
+        """Per validation source: MPJPE, P-MPJPE and trajectory error with ground-truth 2D and with detector
+        errors, plus, with detector errors, MPJVE and the predicted / true joint speed ratio."""
         self.pose_eval.load_state_dict(self.pose.state_dict())
         self.trajectory_eval.load_state_dict(self.trajectory.state_dict())
         self.pose_eval.eval()
         self.trajectory_eval.eval()
-        v = self.validation
-        target = v["poses"][:, self.centre].numpy()
         result = {}
-        for name in ("clean", "noisy"):
-            pred = torch.cat([self.pose_eval(chunk)[:, 0] for chunk in v[f"{name}_inputs"].split(512)]).numpy()
-            pred[:, 0] = 0
-            traj = torch.cat([self.trajectory_eval(chunk)[:, 0, 0] for chunk in v[f"{name}_inputs"].split(512)]).numpy()
-            result[f"{name}_mpjpe_mm"] = 1000 * float(np.linalg.norm(pred - target, axis=-1).mean())
-            result[f"{name}_p_mpjpe_mm"] = 1000 * p_mpjpe(pred, target)
-            truth = v["trajectory"][:, self.centre].numpy()
-            result[f"{name}_trajectory_mm"] = 1000 * float(np.linalg.norm(traj - truth, axis=-1).mean())
+        for source, v in self.validation.items():
+            outputs = v["poses"].shape[1] - self.rf + 1
+            target = v["poses"][:, self.centre : self.centre + outputs].numpy()
+            truth = v["trajectory"][:, self.centre : self.centre + outputs].numpy()
+            for name in ("clean", "noisy"):
+                inputs = v[f"{name}_inputs"].split(64)
+                pred = torch.cat([self.pose_eval(chunk) for chunk in inputs]).numpy()
+                pred[..., 0, :] = 0
+                traj = torch.cat([self.trajectory_eval(chunk)[:, :, 0] for chunk in inputs]).numpy()
+                prefix = f"{source}_{name}"
+                result[f"{prefix}_mpjpe_mm"] = 1000 * float(np.linalg.norm(pred - target, axis=-1).mean())
+                result[f"{prefix}_p_mpjpe_mm"] = 1000 * p_mpjpe(pred.reshape(-1, 17, 3), target.reshape(-1, 17, 3))
+                result[f"{prefix}_trajectory_mm"] = 1000 * float(np.linalg.norm(traj - truth, axis=-1).mean())
+                if name == "noisy":
+                    pred_speed = np.linalg.norm(np.diff(pred, axis=1), axis=-1)[..., 1:]
+                    true_speed = np.linalg.norm(np.diff(target, axis=1), axis=-1)[..., 1:]
+                    velocity = np.linalg.norm(np.diff(pred - target, axis=1), axis=-1)[..., 1:]
+                    result[f"{prefix}_mpjve_mm"] = 1000 * float(velocity.mean())
+                    result[f"{prefix}_speed_ratio"] = float(pred_speed.mean() / max(true_speed.mean(), 1e-9))
+        # The first source's figures keep their old names, for logs and tests that predate several sources.
+        first = next(iter(self.validation))
+        for key in [k for k in result if k.startswith(first + "_")]:
+            result[key[len(first) + 1:]] = result[key]
         return result
 
     # -- checkpoints ----------------------------------------------------------------------------------
@@ -220,6 +288,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "epoch": self.epoch, "config": json.dumps(asdict(self.config)),
             "history": json.dumps(self.history),
             "torch_rng": torch.get_rng_state(),
+            "windows_seen": self.windows_seen, "train_seconds": self.train_seconds,
         }
         tmp = self.out / "checkpoint.pt.tmp"
         torch.save(state, tmp)
@@ -237,6 +306,8 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.history = json.loads(state["history"])
         torch.set_rng_state(state["torch_rng"])
+        self.windows_seen = int(state.get("windows_seen", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         logger.info("resumed from %s at epoch %d", path, self.epoch)
 
     def run(self) -> None:
@@ -246,7 +317,8 @@ class Trainer:
         while self.epoch < self.config.epochs:
             losses = self.train_epoch()
             record = {"epoch": self.epoch, **{f"train_{k}": v for k, v in losses.items()},
-                      "lr": self.optimizer.param_groups[0]["lr"], "elapsed_s": round(time.time() - start, 1)}
+                      "lr": self.optimizer.param_groups[0]["lr"], "elapsed_s": round(time.time() - start, 1),
+                      "windows_seen": self.windows_seen, "train_hours": round(self.train_seconds / 3600, 3)}
             if self.rank == 0:
                 record.update(self.validate())
                 self.history.append(record)
@@ -259,6 +331,32 @@ class Trainer:
             dist.destroy_process_group()
 
 
+def cumulative_training(metadata: dict) -> tuple[int, float]:
+    """(windows, seconds) of training behind a model file; for files from before these totals were kept,
+    the windows its recorded run drew (epochs x steps x batch) and that run's elapsed time."""
+    training = metadata.get("training", {})
+    if "cumulative" in training:
+        return int(training["cumulative"]["windows"]), float(training["cumulative"]["hours"]) * 3600
+    config = training.get("config", {})
+    windows = int(training.get("epochs", 0)) * int(config.get("steps_per_epoch", 0)) * int(config.get("batch_size", 0))
+    return windows, float(training.get("last_epoch_validation", {}).get("elapsed_s", 0.0))
+
+
+def _dataset_shares(clips: list[Clip], config: TrainConfig) -> dict[str, float] | None:
+    """Window shares per dataset: CMU gets ``cmu_share`` when both sources train, split by frames within."""
+    sources = {source_of(c) for c in clips}
+    if sources != {"bandai", "cmu"}:
+        return None
+    if not 0 < config.cmu_share < 1:
+        raise ValueError(f"cmu share must be in (0, 1), got {config.cmu_share}")
+    frames: dict[str, int] = {}
+    for clip in clips:
+        frames[clip.dataset] = frames.get(clip.dataset, 0) + clip.num_frames
+    share = {"cmu": config.cmu_share, "bandai": 1 - config.cmu_share}
+    total = {s: sum(n for d, n in frames.items() if d.split("-")[0] == s) for s in share}
+    return {d: share[d.split("-")[0]] * n / total[d.split("-")[0]] for d, n in frames.items()}
+
+
 class _BatchStream(torch.utils.data.IterableDataset):
     """One epoch of synthetic batches, generated in a worker process while the models train.
 
@@ -269,7 +367,8 @@ class _BatchStream(torch.utils.data.IterableDataset):
         super().__init__()
         cfg = trainer.config
         self.labeled, self.unlabeled, self.real = trainer.labeled, trainer.unlabeled, trainer.real_unlabeled
-        self.steps, self.batch_size, self.rf, self.centre = cfg.steps_per_epoch, cfg.batch_size, trainer.rf, trainer.centre
+        self.steps, self.batch_size, self.centre = cfg.steps_per_epoch, cfg.batch_size, trainer.centre
+        self.window, self.chunk = trainer.window, cfg.chunk
         self.seed, self.with_unlabeled = seed, with_unlabeled
 
     def __iter__(self):
@@ -277,20 +376,21 @@ class _BatchStream(torch.utils.data.IterableDataset):
         generator = SyntheticGenerator(AugmentationConfig(), seed=int(rng.integers(2**31)))
         empty = torch.zeros(0)
         for _ in range(self.steps):
-            joints, head = self.labeled.sample_windows(rng, self.batch_size, self.rf)
+            joints, head = self.labeled.sample_windows(rng, self.batch_size, self.window)
             b = generator.batch(joints, head)
             unlabeled = self._unlabeled(rng, generator) if self.with_unlabeled else empty
-            yield (torch.from_numpy(b.inputs), torch.from_numpy(b.poses[:, self.centre]),
-                   torch.from_numpy(b.trajectory[:, self.centre]), unlabeled)
+            outputs = slice(self.centre, self.centre + self.chunk)
+            yield (torch.from_numpy(b.inputs), torch.from_numpy(b.poses[:, outputs]),
+                   torch.from_numpy(b.trajectory[:, outputs]), unlabeled)
 
     def _unlabeled(self, rng: np.random.Generator, generator: SyntheticGenerator) -> torch.Tensor:
         parts, size = [], self.batch_size
         if self.real is not None:
             real = size // 4 if self.unlabeled is not None else size
-            parts.append(torch.from_numpy(self.real.sample_windows(rng, real, self.rf)))
+            parts.append(torch.from_numpy(self.real.sample_windows(rng, real, self.window)))
             size -= real
         if self.unlabeled is not None and size > 0:
-            joints, head = self.unlabeled.sample_windows(rng, size, self.rf)
+            joints, head = self.unlabeled.sample_windows(rng, size, self.window)
             parts.append(torch.from_numpy(generator.batch(joints, head).inputs))
         return torch.cat(parts)
 
@@ -300,13 +400,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="run folder (checkpoint.pt, log.jsonl)")
     parser.add_argument("--filter-widths", default=",".join(map(str, defaults.filter_widths)))
-    for name in ("channels", "epochs", "steps_per_epoch", "batch_size", "seed", "warmup_epochs", "validation_windows", "threads"):
+    for name in ("channels", "epochs", "steps_per_epoch", "batch_size", "seed", "warmup_epochs", "validation_windows", "threads",
+                 "chunk"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    for name in ("dropout", "lr", "lr_decay", "labeled_fraction", "reprojection_weight", "bone_weight"):
+    for name in ("dropout", "lr", "lr_decay", "labeled_fraction", "reprojection_weight", "bone_weight", "cmu_share",
+                 "velocity_weight"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     parser.add_argument("--causal", action="store_true")
     parser.add_argument("--semi-supervised", action="store_true")
     parser.add_argument("--unlabeled-keypoints", nargs="*", default=[], help="keypoint .npz files of real videos")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="mocap sources to train on (bandai,cmu)")
+    parser.add_argument("--init", default="", help="model file (.npz) whose weights start the run")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     args = parser.parse_args(argv)
     try:
@@ -315,6 +419,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         parser.error(f"--filter-widths must be comma-separated integers, got {args.filter_widths!r}")
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["filter_widths"] = widths
+    values["sources"] = [v for v in args.sources.split(",") if v]
     return TrainConfig(**values), args.resume
 
 
