@@ -10,7 +10,9 @@ trajectory and of the legs move a planted ankle by centimetres from frame to fra
 2. pins each planted ankle (:func:`lock_feet`) to one position per contact (the mean over the contact, or
    its first frame), fading the correction in before and out after the contact so nothing pops, and moves
    the knee by two-bone inverse kinematics: hip fixed, thigh and shin lengths kept, knee in the plane of hip,
-   new ankle and original knee;
+   new ankle and original knee. Where the leg cannot reach its pin (the body moved too far from it), the
+   contact is released for those frames, so the flag never says "planted" while the foot slides; the lock
+   fades out into the release like at any contact's end, and the remaining parts are pinned again;
 3. measures skating (:func:`skating_speed`): the mean horizontal ankle speed during contacts.
 
 Everything works on world joints (T, 17, 3) in the Z-up frame of ``core.world`` (metres, z up, floor near
@@ -30,6 +32,7 @@ from .skeleton import H36M17, check_h36m_joints
 logger = logging.getLogger(__name__)
 
 LEFT, RIGHT = 0, 1  # columns of a (T, 2) contact array
+MAX_RELEASE_PASSES = 4  # lock, release unreachable frames, lock again with the new pins
 LEGS = (
     (H36M17.index("left_hip"), H36M17.index("left_knee"), H36M17.index("left_ankle")),
     (H36M17.index("right_hip"), H36M17.index("right_knee"), H36M17.index("right_ankle")),
@@ -78,16 +81,21 @@ class FootLockResult:
     """Output of :func:`lock_feet`.
 
     joints:            (T, 17, 3) joints with pinned ankles and re-solved knees (other joints unchanged).
-    skating_before:    mean horizontal ankle speed during contacts before locking, metres per second.
-    skating_after:     the same after locking.
+    skating_before:    mean horizontal ankle speed during the given contacts before locking, metres per second.
+    skating_after:     the same after locking, during ``contacts``.
     unreachable_frames: frames where a pinned ankle was out of the straight leg's reach, so the heel rises
                        (or, rarely, the ankle stops short of the pin; see ``_two_bone_ik``).
+    contacts:          (T, 2) the contacts that were locked: the given ones less the frames released because
+                       the leg could not reach its pin horizontally. Save these with the motion.
+    released_frames:   how many foot-frames were released.
     """
 
     joints: np.ndarray
     skating_before: float
     skating_after: float
     unreachable_frames: int
+    contacts: np.ndarray | None = None
+    released_frames: int = 0
 
 
 def leg_length(joints: np.ndarray) -> float:
@@ -176,25 +184,39 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: 
         raise ValueError(f"pin must be 'mean' or 'first', got {pin!r}")
     blend = int(round(blend_s * fps))
     out = joints.copy()
+    locked = contacts.copy()
     unreachable = 0
     for foot in (LEFT, RIGHT):
         hip, knee, ankle = LEGS[foot]
-        offset = _pin_offsets(joints[:, ankle], contacts[:, foot], blend, pin)
-        moved = np.any(offset != 0.0, axis=-1)
-        if not moved.any():
-            continue
-        new_knee, new_ankle, clipped = _two_bone_ik(
-            joints[moved, hip], joints[moved, knee], joints[moved, ankle], joints[moved, ankle] + offset[moved],
-            fallback_bend=_body_forward(joints[moved]),
-        )
-        out[moved, knee] = new_knee
-        out[moved, ankle] = new_ankle
+        for _ in range(MAX_RELEASE_PASSES):
+            offset = _pin_offsets(joints[:, ankle], locked[:, foot], blend, pin)
+            moved = np.any(offset != 0.0, axis=-1)
+            if not moved.any():
+                out[:, knee], out[:, ankle] = joints[:, knee], joints[:, ankle]
+                clipped = np.zeros(0, dtype=bool)
+                break
+            new_knee, new_ankle, clipped, slides = _two_bone_ik(
+                joints[moved, hip], joints[moved, knee], joints[moved, ankle], joints[moved, ankle] + offset[moved],
+                fallback_bend=_body_forward(joints[moved]),
+            )
+            out[:, knee], out[:, ankle] = joints[:, knee], joints[:, ankle]
+            out[moved, knee] = new_knee
+            out[moved, ankle] = new_ankle
+            sliding = np.zeros(len(joints), dtype=bool)
+            sliding[np.flatnonzero(moved)[slides]] = True
+            sliding &= locked[:, foot]
+            if not sliding.any():
+                break
+            locked[sliding, foot] = False      # the leg cannot reach: not planted there
+            locked[:, foot] = _drop_short(locked[:, foot], 2)
         unreachable += int(clipped.sum())
+    released = int((contacts & ~locked).sum())
     before = skating_speed(joints, contacts, fps=fps)
-    after = skating_speed(out, contacts, fps=fps)
-    logger.info("foot locking: skating %.3f -> %.3f m/s during contacts (%d frames out of reach)",
-                before, after, unreachable)
-    return FootLockResult(joints=out, skating_before=before, skating_after=after, unreachable_frames=unreachable)
+    after = skating_speed(out, locked, fps=fps)
+    logger.info("foot locking: skating %.3f -> %.3f m/s during contacts (%d frames out of reach, %d released)",
+                before, after, unreachable, released)
+    return FootLockResult(joints=out, skating_before=before, skating_after=after, unreachable_frames=unreachable,
+                          contacts=locked, released_frames=released)
 
 
 # ------------------------------------------------------------------------------------------ internals
@@ -266,7 +288,8 @@ def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
     A target beyond the leg's reach keeps its horizontal position and rises until the straight leg reaches
     it (a planted foot lifting its heel rather than sliding); one whose horizontal distance alone is out of
     reach, or that is closer than the leg can fold, moves along the hip-target line to the nearest reachable
-    point. The third output marks the frames where the ankle is not exactly at the target.
+    point. The third output marks the frames where the ankle is not exactly at the target, the fourth those
+    where it is not above it either (the foot would slide).
     """
     thigh = np.linalg.norm(knee - hip, axis=-1)
     shin = np.linalg.norm(ankle - knee, axis=-1)
@@ -278,6 +301,8 @@ def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
     reach = target - hip
     distance = np.linalg.norm(reach, axis=-1)
     clipped = (distance < lo) | (distance > hi) | raise_heel
+    tolerance = 1e-6 * hi
+    slides = (distance < lo - tolerance) | (distance > hi + tolerance)
     d = np.clip(distance, lo, hi)
     axis = reach / np.maximum(distance, 1e-12)[:, None]
     pole = knee - hip
@@ -293,7 +318,7 @@ def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
     across = np.sqrt(np.maximum(thigh**2 - along**2, 0.0))
     new_knee = hip + along[:, None] * axis + across[:, None] * bend
     new_ankle = hip + d[:, None] * axis
-    return new_knee, new_ankle, clipped
+    return new_knee, new_ankle, clipped, slides
 
 
 def _body_forward(joints: np.ndarray) -> np.ndarray:
