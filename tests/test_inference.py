@@ -293,8 +293,9 @@ def test_lift_shapes(lifter, frames):
 def test_lift_long_clip_is_chunked(model_path):
     small_chunks = Lifter.load(model_path, chunk_frames=64)
     keypoints = walking_keypoints(500)
-    out = small_chunks.lift(keypoints, image_size=(1920, 1080), focal_px=1500.0)
-    reference = Lifter.load(model_path).lift(keypoints, image_size=(1920, 1080), focal_px=1500.0)
+    # The networks' output (refine=False): the fit to the 2D would amplify float32 rounding on random weights.
+    out = small_chunks.lift(keypoints, image_size=(1920, 1080), focal_px=1500.0, refine=False)
+    reference = Lifter.load(model_path).lift(keypoints, image_size=(1920, 1080), focal_px=1500.0, refine=False)
     np.testing.assert_allclose(out.joints, reference.joints, atol=1e-5)
     assert out.focal_px == 1500.0
 
@@ -315,10 +316,10 @@ def test_flip_averaging_matches_manual_torch(lifter, model_path):
     expected_joints, expected_traj = (p + pm) / 2, (t + tm) / 2
     expected_joints[:, 0] = 0
 
-    out = lifter.lift(keypoints, image_size=(1920, 1080), focal_px=1400.0)
+    out = lifter.lift(keypoints, image_size=(1920, 1080), focal_px=1400.0, refine=False)
     assert np.abs(out.joints - expected_joints).max() < 1e-4
     assert np.abs(out.trajectory - expected_traj).max() < 1e-4
-    plain = lifter.lift(keypoints, image_size=(1920, 1080), focal_px=1400.0, flip=False)
+    plain = lifter.lift(keypoints, image_size=(1920, 1080), focal_px=1400.0, refine=False, flip=False)
     p[:, 0] = 0
     assert np.abs(plain.joints - p).max() < 1e-4
     assert np.abs(plain.trajectory - t).max() < 1e-4
@@ -340,8 +341,8 @@ def test_resampling_60fps_clip(lifter):
     keypoints_60 = np.empty((79, 17, 3))
     keypoints_60[::2] = keypoints_30
     keypoints_60[1::2] = 0.5 * (keypoints_30[:-1] + keypoints_30[1:])
-    out_60 = lifter.lift(keypoints_60, image_size=(1920, 1080), fps=60)
-    out_30 = lifter.lift(keypoints_30, image_size=(1920, 1080), fps=30)
+    out_60 = lifter.lift(keypoints_60, image_size=(1920, 1080), fps=60, refine=False)
+    out_30 = lifter.lift(keypoints_30, image_size=(1920, 1080), fps=30, refine=False)
     assert out_60.joints.shape == (79, 17, 3) and out_60.trajectory.shape == (79, 3)
     assert out_60.fps == 60.0
     # Even 60 fps frames are exactly the 30 fps frames; odd ones lie halfway between.

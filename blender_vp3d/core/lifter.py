@@ -10,7 +10,9 @@ detector's output and the 3D result, so the add-on, the CLI and tests all call t
 4. resample to the model's frame rate when the clip's differs (linear), and the results back at the end;
 5. pad both ends by edge replication so that every frame gets an output, however short the clip;
 6. run the pose and trajectory networks on the clip and on its mirror image, and average (test-time flip);
-7. zero the pelvis row of the root-relative joints.
+7. zero the pelvis row of the root-relative joints;
+8. with ``refine`` (the default), fit the result to the 2D keypoints through the same camera
+   (:mod:`core.refine`): rigid bones, limbs that reproject onto the confident keypoints, smooth in time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 from .camera import Intrinsics, pixels_to_normalized
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
+from .refine import RefineSettings, reprojection_error
+from .refine import refine as refine_to_keypoints
 from .resampling import interpolate_frames
 from .skeleton import COCO17, H36M17, ROOT
 
@@ -59,6 +63,8 @@ class LiftResult:
     confidence:  (T, 17) input confidence per COCO-17 keypoint; 0 where the keypoint was missing and filled.
     fps:         frame rate of the frames above: the ``fps`` given to ``lift``, else the model's.
     focal_px:    focal length in pixels that the pixels were converted with (``fx`` of the intrinsics).
+    reprojection_px: median distance in pixels between the limb joints projected through the camera and
+                 their confident keypoints, (network output, returned result); equal without ``refine``.
     """
 
     joints: np.ndarray
@@ -66,6 +72,7 @@ class LiftResult:
     confidence: np.ndarray
     fps: float
     focal_px: float
+    reprojection_px: tuple[float, float] = (float("nan"), float("nan"))
 
 
 class Lifter:
@@ -118,12 +125,15 @@ class Lifter:
         return self.pose.config.causal
 
     def lift(self, keypoints: np.ndarray, image_size: tuple[int, int], focal_px: float | None = None,
-             fps: float | None = None, *, flip: bool = True, intrinsics: Intrinsics | None = None) -> LiftResult:
+             fps: float | None = None, refine: bool = True, *, flip: bool = True,
+             intrinsics: Intrinsics | None = None, refine_settings: RefineSettings | None = None) -> LiftResult:
         """Lift COCO-17 keypoints, (T, 17, 2) pixels or (T, 17, 3) with confidence, to 3D.
 
         ``image_size`` is (width, height) in pixels. ``focal_px`` is the focal length in pixels if known;
         otherwise ``camera.Intrinsics.default`` assumes a 26 mm-equivalent lens. ``fps`` is the clip's frame
-        rate if it differs from the model's (:attr:`fps`). ``flip`` averages with the mirrored clip.
+        rate if it differs from the model's (:attr:`fps`). ``refine`` fits the result to the keypoints
+        (:func:`core.refine.refine`, with ``refine_settings``); ``False`` returns the networks' output as it
+        is. ``flip`` averages with the mirrored clip.
         ``intrinsics`` replaces the default camera (principal point, distortion); it must match
         ``image_size`` and excludes ``focal_px``.
         """
@@ -145,7 +155,8 @@ class Lifter:
             intr = Intrinsics.default(width, height, focal_px)
 
         points = fill_missing(points, confidence)
-        features = np.concatenate([pixels_to_normalized(points, intr), confidence[..., None]], axis=-1)
+        normalized = pixels_to_normalized(points, intr)
+        features = np.concatenate([normalized, confidence[..., None]], axis=-1)
         frames = len(features)
         resample = fps is not None and not math.isclose(fps, self.fps, rel_tol=1e-9)
         if resample:
@@ -156,12 +167,22 @@ class Lifter:
             positions = np.arange(frames) * (self.fps / fps)
             joints, trajectory = interpolate_frames(joints, positions), interpolate_frames(trajectory, positions)
         joints[:, ROOT] = 0.0
+        clip_fps = float(fps) if fps is not None else self.fps
+        if refine:
+            fit = refine_to_keypoints(joints, trajectory, normalized, confidence, fps=clip_fps,
+                                      settings=refine_settings)
+            joints, trajectory = fit.joints, fit.trajectory
+            errors = (fit.error_before * intr.fx, fit.error_after * intr.fx)
+        else:
+            error = reprojection_error(joints + trajectory[:, None], normalized, confidence) * intr.fx
+            errors = (error, error)
         return LiftResult(
             joints=joints,
             trajectory=trajectory,
             confidence=confidence,
-            fps=float(fps) if fps is not None else self.fps,
+            fps=clip_fps,
             focal_px=float(intr.fx),
+            reprojection_px=errors,
         )
 
     def _run(self, features: np.ndarray, flip: bool) -> tuple[np.ndarray, np.ndarray]:
