@@ -1,6 +1,7 @@
 """Video to :class:`Motion`: the path every capture takes, in Blender or not.
 
-    probe -> detect 2D (cached) -> pick the person -> lift -> smooth -> world alignment -> foot locking
+    probe -> detect 2D (cached) -> pick the person -> lift (and fit to the 2D) -> smooth -> world alignment
+    -> foot locking
 
 :func:`capture` is the single entry point: the CLI, the add-on's operator and the batch API all call it with a
 :class:`CaptureSettings`. Progress is reported through a callback as :class:`ProgressEvent` s.
@@ -49,6 +50,7 @@ class CaptureSettings:
     sensor_mm: float | None = None
     height_m: float | None = None      # subject height: rescales the result; None keeps the model's scale
     foot_lock: bool = True
+    refine: bool = True                # fit the lifted motion to the 2D keypoints (core.refine)
     rigid_bones: bool = True           # one length per bone over the clip (see core.bones)
     in_place: bool = False             # keep the pelvis over its first position (no root motion)
     face_viewer: bool = True           # subject faces -Y (Blender's front view) at the first frame
@@ -102,6 +104,7 @@ class CaptureResult:
     detections_cached: bool
     skating_before: float = float("nan")   # mean horizontal ankle speed during contacts, m/s
     skating_after: float = float("nan")
+    reprojection_px: tuple[float, float] = (float("nan"), float("nan"))  # median, lifter's output -> result
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -130,9 +133,14 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
         focal_px = Intrinsics.from_focal_mm(info.width, info.height, settings.focal_mm, settings.sensor_mm).fx
     keypoints = np.where(person.present[:, None, None], person.keypoints, np.nan)
     keypoints[..., 2] = np.nan_to_num(keypoints[..., 2], nan=0.0)
-    lifted = lifter.lift(keypoints, image_size=(info.width, info.height), focal_px=focal_px, fps=fps)
+    lifted = lifter.lift(keypoints, image_size=(info.width, info.height), focal_px=focal_px, fps=fps,
+                         refine=settings.refine)
     timings["lift"] = time.perf_counter() - clock
-    report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames"))
+    error_before, error_after = lifted.reprojection_px
+    fit = f"fitted to the 2D: reprojection error {error_before:.1f} -> {error_after:.1f} px (median)" if settings.refine \
+        else f"reprojection error {error_before:.1f} px (median; not fitted to the 2D)"
+    logger.info("lift: %s", fit)
+    report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames; {fit}"))
 
     clock = time.perf_counter()
     joints = filters.smooth(lifted.joints, settings.smoothing, fps=fps)
@@ -147,6 +155,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
     if settings.foot_lock and contacts.any():
         locked = lock_feet(world_joints, contacts, fps=fps)
         world_joints, before, after = locked.joints, locked.skating_before, locked.skating_after
+        contacts = locked.contacts  # released where the leg cannot reach its pin
     timings["clean"] = time.perf_counter() - clock
     report(ProgressEvent("clean", 1, 1, f"foot skating {100 * before:.1f} -> {100 * after:.1f} cm/s"))
 
@@ -155,7 +164,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
                     source_video=str(Path(video).resolve()), settings=asdict(settings),
                     alignment=world.alignment.to_dict())
     report(ProgressEvent("done", 1, 1, f"{motion.num_frames} frames captured"))
-    return CaptureResult(motion, info, person, cached, before, after, timings)
+    return CaptureResult(motion, info, person, cached, before, after, lifted.reprojection_px, timings)
 
 
 def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> tuple[list[FrameDetections], bool]:

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sensor-mm", type=float, help="sensor width in mm across the long image side")
     c.add_argument("--height-m", type=float, help="subject height in metres (scales the result)")
     c.add_argument("--no-foot-lock", action="store_true")
+    c.add_argument("--no-refine", action="store_true", help="keep the lifter's output as it is (no fit to the 2D)")
     c.add_argument("--in-place", action="store_true", help="no root motion")
     c.add_argument("--keep-facing", action="store_true", help="keep the camera's view instead of facing -Y")
     c.add_argument("--track", type=int, help="track id of another person (see the tracks listed)")
@@ -87,7 +88,7 @@ def _capture(args: argparse.Namespace) -> int:
     settings = CaptureSettings(
         detector=args.detector, start=args.start, end=args.end, stride=args.stride, smoothing=args.smooth,
         focal_px=args.focal_px, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm, height_m=args.height_m,
-        foot_lock=not args.no_foot_lock, in_place=args.in_place, face_viewer=not args.keep_facing,
+        foot_lock=not args.no_foot_lock, refine=not args.no_refine, in_place=args.in_place, face_viewer=not args.keep_facing,
         track_id=args.track, detectron2_config=args.detectron2_config, detectron2_weights=args.detectron2_weights,
         workers=args.workers, use_cache=not args.no_cache, model=args.model,
     )
@@ -100,7 +101,8 @@ def _capture(args: argparse.Namespace) -> int:
     summary = {"frames": result.motion.num_frames, "fps": result.motion.fps, "out": [str(o) for o in args.out],
                "coverage": result.person.coverage, "track": result.person.track_id,
                "tracks": [t.describe() for t in result.person.tracks], "detections_cached": result.detections_cached,
-               "skating_cm_s": [100 * result.skating_before, 100 * result.skating_after]}
+               "skating_cm_s": [100 * result.skating_before, 100 * result.skating_after],
+               "reprojection_px": list(result.reprojection_px)}
     if args.json_progress:
         print(json.dumps({"stage": "result", **summary}), flush=True)
     else:
