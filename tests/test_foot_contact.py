@@ -157,3 +157,23 @@ def test_helpers_and_errors(bandai_split):
         ContactSettings(height_on=0.2, height_off=0.1)
     with pytest.raises(ValueError, match="NaN"):
         detect_contacts(np.full((5, 17, 3), np.nan), fps=FPS)
+
+
+def test_a_pin_out_of_reach_is_released_with_a_blend_not_slid(bandai_split):
+    """A foot marked planted for the whole of a walk cannot stay on one spot: the lock releases the frames
+    the leg cannot reach, keeps the rest pinned, and eases the ankle out instead of popping it."""
+    truth = clip(bandai_split, "walk")[:90]
+    contacts = np.zeros((len(truth), 2), dtype=bool)
+    contacts[:, LEFT] = True                                  # wrong on purpose: the body walks away
+    result = lock_feet(truth, contacts, fps=FPS)
+    kept = result.contacts
+    assert result.released_frames > 0 and kept[:, LEFT].sum() < len(truth)
+    assert not (kept & ~contacts).any()
+    ankle = LEGS[LEFT][2]
+    speed = np.linalg.norm(np.diff(result.joints[:, ankle, :2], axis=0), axis=-1) * FPS
+    both = kept[1:, LEFT] & kept[:-1, LEFT]
+    assert both.any() and speed[both].max() < 0.02          # m/s: planted means planted
+    # no pop: the ankle never moves much faster than the walk's own fastest ankle
+    own = np.linalg.norm(np.diff(truth[:, ankle, :2], axis=0), axis=-1).max() * FPS
+    assert speed.max() < 2.0 * own, (speed.max(), own)
+    assert result.skating_after < 0.02

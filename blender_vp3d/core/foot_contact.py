@@ -32,7 +32,8 @@ from .skeleton import H36M17, check_h36m_joints
 logger = logging.getLogger(__name__)
 
 LEFT, RIGHT = 0, 1  # columns of a (T, 2) contact array
-MAX_RELEASE_PASSES = 4  # lock, release unreachable frames, lock again with the new pins
+MAX_RELEASE_PASSES = 8  # lock, release unreachable frames, lock again with the new pins
+MAX_HEEL_RISE = 0.1     # leg lengths: a pinned ankle that must rise more than this cannot reach its pin
 LEGS = (
     (H36M17.index("left_hip"), H36M17.index("left_knee"), H36M17.index("left_ankle")),
     (H36M17.index("right_hip"), H36M17.index("right_knee"), H36M17.index("right_ankle")),
@@ -168,18 +169,22 @@ def skating_speed(joints: np.ndarray, contacts: np.ndarray, *, fps: float) -> fl
 
 
 def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: float = 0.1,
-              pin: str = "mean") -> FootLockResult:
+              pin: str = "mean", max_blend_speed: float = 1.0) -> FootLockResult:
     """Pin planted ankles (see the module docstring) and re-solve the knees.
 
     ``contacts`` is (T, 2) bool (left, right), e.g. from :func:`detect_contacts`. ``pin`` is "mean" (the
     ankle's mean position over the contact) or "first" (its position at the contact's first frame).
-    ``blend_s`` is how long the correction takes to fade in before and out after each contact.
+    ``blend_s`` is how long the correction takes to fade in before and out after each contact, at least;
+    a larger correction fades over more frames, so that the fade alone moves the ankle by at most
+    ``max_blend_speed`` (units per second) on average.
     """
     joints = check_h36m_joints(joints)
     contacts = _check_contacts(contacts, len(joints))
     fps = _check_fps(fps)
     if not math.isfinite(blend_s) or blend_s < 0:
         raise ValueError(f"blend_s must be a finite number >= 0, got {blend_s!r}")
+    if not max_blend_speed > 0:
+        raise ValueError(f"max_blend_speed must be > 0, got {max_blend_speed!r}")
     if pin not in ("mean", "first"):
         raise ValueError(f"pin must be 'mean' or 'first', got {pin!r}")
     blend = int(round(blend_s * fps))
@@ -188,27 +193,20 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: 
     unreachable = 0
     for foot in (LEFT, RIGHT):
         hip, knee, ankle = LEGS[foot]
-        for _ in range(MAX_RELEASE_PASSES):
-            offset = _pin_offsets(joints[:, ankle], locked[:, foot], blend, pin)
-            moved = np.any(offset != 0.0, axis=-1)
-            if not moved.any():
-                out[:, knee], out[:, ankle] = joints[:, knee], joints[:, ankle]
-                clipped = np.zeros(0, dtype=bool)
-                break
-            new_knee, new_ankle, clipped, slides = _two_bone_ik(
-                joints[moved, hip], joints[moved, knee], joints[moved, ankle], joints[moved, ankle] + offset[moved],
-                fallback_bend=_body_forward(joints[moved]),
-            )
-            out[:, knee], out[:, ankle] = joints[:, knee], joints[:, ankle]
-            out[moved, knee] = new_knee
-            out[moved, ankle] = new_ankle
-            sliding = np.zeros(len(joints), dtype=bool)
-            sliding[np.flatnonzero(moved)[slides]] = True
+        for attempt in range(MAX_RELEASE_PASSES):
+            new_knee, new_ankle, clipped, sliding = _lock_one(joints, locked[:, foot], foot, blend, pin,
+                                                              max_blend_speed / fps)
+            out[:, knee], out[:, ankle] = new_knee, new_ankle
             sliding &= locked[:, foot]
             if not sliding.any():
                 break
             locked[sliding, foot] = False      # the leg cannot reach: not planted there
             locked[:, foot] = _drop_short(locked[:, foot], 2)
+            if attempt == MAX_RELEASE_PASSES - 1:  # the joints must follow the contacts that are kept
+                new_knee, new_ankle, clipped, sliding = _lock_one(joints, locked[:, foot], foot, blend, pin,
+                                                                  max_blend_speed / fps)
+                out[:, knee], out[:, ankle] = new_knee, new_ankle
+                locked[sliding & locked[:, foot], foot] = False
         unreachable += int(clipped.sum())
     released = int((contacts & ~locked).sum())
     before = skating_speed(joints, contacts, fps=fps)
@@ -220,6 +218,23 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: 
 
 
 # ------------------------------------------------------------------------------------------ internals
+
+def _lock_one(joints: np.ndarray, contact: np.ndarray, foot: int, blend: int, pin: str, max_blend_step: float):
+    """Knee and ankle (T, 3) of one leg locked to the pins of ``contact``; (T,) frames out of reach, and
+    (T,) frames where the ankle cannot stay above its pin (it would slide, or rise too far)."""
+    hip, knee, ankle = LEGS[foot]
+    new_knee, new_ankle = joints[:, knee].copy(), joints[:, ankle].copy()
+    clipped = np.zeros(len(joints), dtype=bool)
+    sliding = np.zeros(len(joints), dtype=bool)
+    offset = _pin_offsets(joints[:, ankle], contact, blend, pin, max_blend_step)
+    moved = np.any(offset != 0.0, axis=-1)
+    if moved.any():
+        new_knee[moved], new_ankle[moved], clipped[moved], sliding[moved] = _two_bone_ik(
+            joints[moved, hip], joints[moved, knee], joints[moved, ankle], joints[moved, ankle] + offset[moved],
+            fallback_bend=_body_forward(joints[moved]),
+        )
+    return new_knee, new_ankle, clipped, sliding
+
 
 def _speed(points: np.ndarray, fps: float, window_s: float) -> np.ndarray:
     """Speed (T, ...) of points (T, ..., 3) by central differences over about ``window_s`` seconds."""
@@ -256,12 +271,14 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _pin_offsets(ankle: np.ndarray, contact: np.ndarray, blend: int, pin: str) -> np.ndarray:
+def _pin_offsets(ankle: np.ndarray, contact: np.ndarray, blend: int, pin: str,
+                 max_blend_speed: float = math.inf) -> np.ndarray:
     """(T, 3) displacement of one ankle: to its pin inside contacts, fading out over ``blend`` frames around.
 
     Outside a contact the displacement at its nearest end is carried and faded (smoothstep), so the foot
-    leaves and lands with its own motion plus a vanishing correction. Where the fades of two contacts
-    overlap, the one with the larger weight wins.
+    leaves and lands with its own motion plus a vanishing correction. A fade lasts longer where the
+    displacement is large, so that it moves the ankle by at most ``max_blend_speed`` (units per frame) on
+    average. Where the fades of two contacts overlap, the one with the larger weight wins.
     """
     frames = len(ankle)
     offset = np.zeros_like(ankle)
@@ -270,10 +287,16 @@ def _pin_offsets(ankle: np.ndarray, contact: np.ndarray, blend: int, pin: str) -
         target = ankle[start:end].mean(axis=0) if pin == "mean" else ankle[start]
         offset[start:end] = target - ankle[start:end]
         weight[start:end] = 2.0  # inside a contact: always wins
-        for k in range(1, blend + 1):
-            w = float(_smoothstep(np.array(1.0 - k / (blend + 1))))
-            for t, edge in ((start - k, start), (end - 1 + k, end - 1)):
-                if 0 <= t < frames and w > weight[t]:
+        for edge, step in ((start, -1), (end - 1, 1)):
+            jump = float(np.linalg.norm(target - ankle[edge]))
+            frames_needed = int(math.ceil(jump / max_blend_speed)) if math.isfinite(max_blend_speed) else 0
+            length = max(blend, frames_needed)
+            for k in range(1, length + 1):
+                t = edge + step * k
+                if not 0 <= t < frames:
+                    break
+                w = float(_smoothstep(np.array(1.0 - k / (length + 1))))
+                if w > weight[t]:
                     weight[t] = w
                     offset[t] = w * (target - ankle[edge])
     return offset
@@ -289,7 +312,8 @@ def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
     it (a planted foot lifting its heel rather than sliding); one whose horizontal distance alone is out of
     reach, or that is closer than the leg can fold, moves along the hip-target line to the nearest reachable
     point. The third output marks the frames where the ankle is not exactly at the target, the fourth those
-    where it is not above it either (the foot would slide).
+    where it is not above it either (the foot would slide) or has to rise more than ``MAX_HEEL_RISE`` leg
+    lengths to stay above it (the leg cannot reach).
     """
     thigh = np.linalg.norm(knee - hip, axis=-1)
     shin = np.linalg.norm(ankle - knee, axis=-1)
@@ -297,12 +321,14 @@ def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
     target = target.copy()
     horizontal = np.linalg.norm(target[:, :2] - hip[:, :2], axis=-1)
     raise_heel = (np.linalg.norm(target - hip, axis=-1) > hi) & (horizontal < hi)
+    wanted_z = target[:, 2].copy()
     target[raise_heel, 2] = hip[raise_heel, 2] - np.sqrt(hi[raise_heel] ** 2 - horizontal[raise_heel] ** 2)
     reach = target - hip
     distance = np.linalg.norm(reach, axis=-1)
     clipped = (distance < lo) | (distance > hi) | raise_heel
     tolerance = 1e-6 * hi
-    slides = (distance < lo - tolerance) | (distance > hi + tolerance)
+    rise = np.where(raise_heel, target[:, 2] - wanted_z, 0.0)
+    slides = (distance < lo - tolerance) | (distance > hi + tolerance) | (rise > MAX_HEEL_RISE * hi)
     d = np.clip(distance, lo, hi)
     axis = reach / np.maximum(distance, 1e-12)[:, None]
     pole = knee - hip
