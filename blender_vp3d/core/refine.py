@@ -177,7 +177,7 @@ def refine(joints: np.ndarray, trajectory: np.ndarray, keypoints: np.ndarray, co
     smoothed /= np.maximum(np.linalg.norm(smoothed, axis=-1, keepdims=True), 1e-12)
     out = _build(np.zeros((frames, 3)), smoothed, lengths)
     after = reprojection_error(out + root[:, None], keypoints, confidence)
-    logger.info("refine: median reprojection error %.4f -> %.4f (normalised units)", before, after)
+    logger.debug("refine: median reprojection error %.4f -> %.4f (normalised units)", before, after)
     return RefineResult(joints=out, trajectory=root, error_before=before, error_after=after)
 
 
