@@ -30,6 +30,7 @@ from blender_vp3d.retarget import (  # noqa: E402
 )
 from blender_vp3d.retarget.apply import resolve_mapping  # noqa: E402
 from blender_vp3d.retarget.keyframes import SLOTTED_ACTIONS  # noqa: E402
+from blender_vp3d.retarget.keyframes import action_fcurves as fcurves_of  # noqa: E402
 
 J = {name: i for i, name in enumerate(H36M17.joint_names)}
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,14 +108,6 @@ def bvh_rig(motion, tmp_path):
     path = write_bvh(tmp_path / "cam01.bvh", motion.joints, fps=motion.fps)
     bpy.ops.import_anim.bvh(filepath=str(path))
     return bpy.context.object
-
-
-def fcurves_of(action, obj):
-    if SLOTTED_ACTIONS:
-        from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-        return action_get_channelbag_for_slot(action, obj.animation_data.action_slot).fcurves
-    return action.fcurves
 
 
 def check_retarget(obj, motion, preset, *, frame_start=1, extra=None):

@@ -1,8 +1,16 @@
 """Bulk keyframe writing: one new action per clip, every F-curve filled in one ``foreach_set``.
 
-Blender 4.4+ stores keys in slotted actions (layers, keyframe strips, a channelbag per slot); 4.2-4.3 in the
-legacy ``Action.fcurves``. :func:`new_action` hides the difference. The previous action of the object is never
-modified: a new one is created (Blender makes its name unique) and assigned.
+Three action APIs are in use across the supported Blender lines, and this module asks Blender which one it has
+instead of comparing version numbers:
+
+- legacy actions (4.2, 4.3): ``action.fcurves.new(data_path, index=, action_group=)``;
+- slotted actions (4.4 on: layers, keyframe strips, a channelbag per slot) whose ``channelbag.fcurves.new`` takes
+  no group (4.4, 4.5): the curve is created, then its group found or made with ``channelbag.groups.new`` and
+  assigned to ``fcurve.group``;
+- slotted actions whose ``fcurves.new`` takes ``group_name`` (5.0 on).
+
+:func:`new_action` hides the difference. The previous action of the object is never modified: a new one is
+created (Blender makes its name unique) and assigned.
 """
 
 from __future__ import annotations
@@ -17,7 +25,19 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SLOTTED_ACTIONS = bpy.app.version >= (4, 4, 0)
+SLOTTED_ACTIONS = "slots" in bpy.types.Action.bl_rna.properties
+"""Actions have slots and channelbags (Blender 4.4 on); else keys go into the legacy ``Action.fcurves``."""
+
+
+def _new_takes(struct: str, parameter: str) -> bool:
+    """Whether ``bpy.types.<struct>``'s RNA function ``new`` has ``parameter`` (False if there is no such type)."""
+    rna_type = getattr(bpy.types, struct, None)
+    function = rna_type.bl_rna.functions.get("new") if rna_type is not None else None
+    return function is not None and parameter in function.parameters
+
+
+CHANNELBAG_GROUP_NAME = _new_takes("ActionChannelbagFCurves", "group_name")
+"""``channelbag.fcurves.new`` accepts ``group_name`` (5.0 on); 4.4 and 4.5 need the group assigned afterwards."""
 _INTERPOLATION = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
 
 
@@ -51,15 +71,37 @@ def new_action(obj: bpy.types.Object, name: str) -> bpy.types.Action:
     return action
 
 
-def _fcurves(action: bpy.types.Action, obj: bpy.types.Object) -> Any:
-    """The F-curve collection of ``action`` for ``obj``: the slot's channelbag (4.4+) or ``action.fcurves``."""
-    if not SLOTTED_ACTIONS:
-        return action.fcurves
+def _channelbag(action: bpy.types.Action, obj: bpy.types.Object) -> Any:
+    """The channelbag of ``obj``'s slot in ``action`` (slotted actions), made if missing."""
     slot = cast(Any, obj.animation_data).action_slot
     layers = cast(Any, action).layers
     layer = layers[0] if len(layers) else layers.new("Layer")
     strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
-    return strip.channelbag(slot, ensure=True).fcurves
+    return strip.channelbag(slot, ensure=True)
+
+
+def action_fcurves(action: bpy.types.Action, obj: bpy.types.Object) -> Any:
+    """The F-curves of ``action`` for ``obj``: its slot's channelbag, or ``action.fcurves`` (legacy actions)."""
+    return _channelbag(action, obj).fcurves if SLOTTED_ACTIONS else action.fcurves
+
+
+class _CurveMaker:
+    """Creates one F-curve in its group with whichever API this Blender has (see the module docstring)."""
+
+    def __init__(self, action: bpy.types.Action, obj: bpy.types.Object):
+        self.channelbag = _channelbag(action, obj) if SLOTTED_ACTIONS else None
+        self.fcurves = action_fcurves(action, obj)
+
+    def new(self, data_path: str, index: int, group: str) -> Any:
+        if self.channelbag is None:
+            return self.fcurves.new(data_path, index=index, action_group=group)
+        if CHANNELBAG_GROUP_NAME:
+            return self.fcurves.new(data_path, index=index, group_name=group)
+        fcurve = self.fcurves.new(data_path, index=index)
+        if group:
+            groups = self.channelbag.groups
+            fcurve.group = groups.get(group) or groups.new(group)
+        return fcurve
 
 
 def write_keys(
@@ -77,8 +119,7 @@ def write_keys(
         raise ValueError(f"frames must be a non-empty 1-D array, got shape {frames.shape}")
     if interpolation not in _INTERPOLATION:
         raise ValueError(f"interpolation must be one of {', '.join(_INTERPOLATION)}, got {interpolation!r}")
-    fcurves = _fcurves(action, obj)
-    legacy = not SLOTTED_ACTIONS
+    maker = _CurveMaker(action, obj)
     modes = np.full(len(frames), _INTERPOLATION[interpolation], dtype=np.int32)
     co = np.empty(2 * len(frames), dtype=np.float32)
     co[0::2] = frames
@@ -88,13 +129,10 @@ def write_keys(
         if values.shape != frames.shape or not np.all(np.isfinite(values)):
             raise ValueError(f"{channel.data_path}[{channel.index}]: need {len(frames)} finite values, "
                              f"got shape {values.shape}")
-        existing = fcurves.find(channel.data_path, index=channel.index)
+        existing = maker.fcurves.find(channel.data_path, index=channel.index)
         if existing is not None:
-            fcurves.remove(existing)
-        if legacy:
-            fcurve = fcurves.new(channel.data_path, index=channel.index, action_group=channel.group)
-        else:
-            fcurve = fcurves.new(channel.data_path, index=channel.index, group_name=channel.group)
+            maker.fcurves.remove(existing)
+        fcurve = maker.new(channel.data_path, channel.index, channel.group)
         points = fcurve.keyframe_points
         points.add(len(frames))
         co[1::2] = values
