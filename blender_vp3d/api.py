@@ -19,7 +19,7 @@ Settings (keyword arguments):
 
 - capture: the fields of :class:`blender_vp3d.core.capture.CaptureSettings` (``detector``, ``start``, ``end``,
   ``stride``, ``smoothing``, ``focal_px``, ``focal_mm``, ``sensor_mm``, ``height_m``, ``foot_lock``,
-  ``face_viewer``, ``track_id``, ``workers``, ``use_cache``, ``model``, ``detectron2_config``,
+  ``refine``, ``face_viewer``, ``track_id``, ``workers``, ``use_cache``, ``model``, ``detectron2_config``,
   ``detectron2_weights``);
 - retargeting: ``mapping`` (a ``BoneMapping``, a preset key such as ``"rigify_metarig"``, a mapping ``.json``
   file, or None to detect), ``in_place`` (no root motion), ``action_name``, ``frame_start`` (scene frame of the
@@ -28,6 +28,8 @@ Settings (keyword arguments):
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -101,6 +103,68 @@ def extension_site_packages() -> list[str]:
     return [p for p in dict.fromkeys(found) if Path(p).is_dir()]
 
 
+def runtime_problem(detector: str) -> str | None:
+    """What the child process would miss in this Python for ``detector``, as one line saying what to do; None
+    when nothing is missing. Only looks (``find_spec``, wheel metadata): nothing is imported here.
+
+    Two known ways an installed extension lacks a library: Blender 4.3.0's installer skips OpenCV's ``cp37-abi3``
+    wheel (it wants the exact Python tag), and Blender 4.2.0's installs wheels without looking at their Python
+    tag, so a zip with LiteRT for several Pythons may leave the wrong one.
+    """
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if importlib.util.find_spec("cv2") is None:
+        release = _blender_release()
+        why = (f"{release} skips the add-on's OpenCV wheel (an abi3 wheel) when installing the extension; use "
+               "Blender 4.4 or later (or 4.2 LTS)" if release.startswith("Blender 4.3.")
+               else "the add-on's OpenCV wheel was not installed; reinstall the add-on")
+        command = _pip_install("opencv_python_headless-", "opencv-python-headless")
+        return f"OpenCV (cv2) is missing from Blender's Python {python}: {why}, or run {command}"
+    if detector in ("auto", "blazepose"):
+        built_for = _wheel_python("ai-edge-litert")
+        if built_for is not None and built_for != python:
+            wheel = f"ai_edge_litert-*-cp{sys.version_info.major}{sys.version_info.minor}-"
+            requirement = f"ai-edge-litert=={importlib.metadata.version('ai-edge-litert')}"
+            return (f"the LiteRT runtime (ai-edge-litert) in Blender's Python {python} is the wheel for Python "
+                    f"{built_for} ({_blender_release()} does not check wheels' Python versions): install this "
+                    f"add-on's zip made for your Blender version, or update Blender, or run "
+                    f"{_pip_install(wheel, requirement)}")
+    return None
+
+
+def _blender_release() -> str:
+    try:
+        import bpy
+
+        return f"Blender {bpy.app.version_string.split()[0]}"
+    except ImportError:
+        return "this Python"
+
+
+def _wheel_python(distribution: str) -> str | None:
+    """The Python version (``"3.13"``) an installed wheel is tagged for, when it fits only one; None otherwise
+    (not installed, pure Python, the stable ABI, or a tag that fits this interpreter)."""
+    try:
+        wheel = importlib.metadata.distribution(distribution).read_text("WHEEL") or ""
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    here = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    versions = set()
+    for line in wheel.splitlines():
+        if not line.startswith("Tag:"):
+            continue
+        python_tag, abi_tag, _ = (line.split(":", 1)[1].strip() + "--").split("-", 2)
+        if python_tag == here or abi_tag == "abi3" or not python_tag.startswith("cp3"):
+            return None
+        versions.add(f"3.{python_tag[3:]}")
+    return versions.pop() if len(versions) == 1 else None
+
+
+def _pip_install(wheel_prefix: str, requirement: str) -> str:
+    """The command that installs the add-on's own wheel (or the PyPI package) into this Python."""
+    found = sorted((PACKAGE_DIR / "wheels").glob(f"{wheel_prefix}*.whl"))
+    return f'"{sys.executable}" -m pip install "{found[-1] if found else requirement}"'
+
+
 def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings: CaptureSettings) -> list[str]:
     """The child's command line for ``settings`` (``sys.executable`` is Blender's Python, or the venv's)."""
     s = settings
@@ -117,8 +181,9 @@ def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings: 
                         ("--detectron2-weights", s.detectron2_weights)):
         if value is not None:
             args += [flag, str(value)]
-    args += [flag for flag, on in (("--no-foot-lock", not s.foot_lock), ("--in-place", s.in_place),
-                                   ("--keep-facing", not s.face_viewer), ("--no-cache", not s.use_cache)) if on]
+    args += [flag for flag, on in (("--no-foot-lock", not s.foot_lock), ("--no-refine", not s.refine),
+                                   ("--in-place", s.in_place), ("--keep-facing", not s.face_viewer),
+                                   ("--no-cache", not s.use_cache)) if on]
     return args
 
 
@@ -146,6 +211,9 @@ class CaptureJob:
         self.last: ProgressEvent = ProgressEvent("start", 0, 1, "starting")
 
     def start(self) -> CaptureJob:
+        problem = runtime_problem(self.settings.detector)
+        if problem is not None:
+            raise CaptureError(f"cannot capture {self.video.name}: {problem}")
         command = capture_command(self.video, self.motion_path, self.settings)
         logger.info("capture: %s", " ".join(command))
         # cwd: the package's parent, so a folder of the same name in the user's cwd never shadows it.

@@ -219,7 +219,8 @@ class VP3D_OT_capture(bpy.types.Operator):
         """Blender cancels the operator (file loaded, window closed): kill the child, keep the scene."""
         if self._timer is not None:
             wm: Any = context.window_manager
-        wm.event_timer_remove(self._timer)
+            wm.event_timer_remove(self._timer)
+            self._timer = None
         if self._run is not None:
             self._run.finish(context, "cancelled")
 

@@ -22,6 +22,9 @@ runs past the end of the file, or no ``moov`` index, means the file was cut. Oth
 while reading: the stream ending more than ``max(2, 2%)`` frames before the frame count the container
 announced raises :class:`VideoError` (fewer missing frames only log a warning; edit lists make counts inexact).
 
+OpenCV is imported when a video is opened, not with this module: ``core.capture`` (and so the capture settings
+that the Blender add-on's own process uses) imports this module, and that process never decodes video.
+
 Large frames. ``max_side`` downscales frames (``INTER_AREA``) in the reader so that the longer side is at most
 that many pixels; :meth:`VideoFrame.detections_to_video` maps keypoints found on the smaller image back to the
 video's pixels. Detectors resize internally anyway (BlazePose to 256 px, Keypoint R-CNN to about 800), so
@@ -39,12 +42,14 @@ import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import cv2
 import numpy as np
 
 from .detectors.base import FrameDetections
+
+if TYPE_CHECKING:
+    import cv2
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +121,8 @@ class VideoFrame:
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Open a video, decode its first frame and describe it. Raises :class:`VideoError` on any bad file."""
+    import cv2
+
     path = Path(path)
     _check_file(path)
     cap, rotation, rotate_code = _open(path)
@@ -312,8 +319,6 @@ def resample_uniform(values: np.ndarray, timestamps_s: np.ndarray, fps: float) -
 
 # --- opening and probing -----------------------------------------------------------------------------------
 
-_ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-
 
 
 def _check_file(path: Path) -> None:
@@ -331,6 +336,8 @@ def _check_file(path: Path) -> None:
 
 def _open(path: Path) -> tuple[cv2.VideoCapture, int, int | None]:
     """Open with FFmpeg and make frames upright: (capture, rotation in degrees, rotate code or None)."""
+    import cv2
+
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
@@ -340,7 +347,8 @@ def _open(path: Path) -> tuple[cv2.VideoCapture, int, int | None]:
     if rotation:
         applied = cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and cap.get(cv2.CAP_PROP_ORIENTATION_AUTO) == 1
         if not applied:
-            rotate_code = _ROTATE_CODES[rotation]
+            rotate_code = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                           270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotation]
             logger.info("%s: OpenCV does not apply the %d degree rotation; rotating frames here", path, rotation)
     return cap, rotation, rotate_code
 
@@ -381,6 +389,8 @@ def _check_range(info: VideoInfo, start: int, end: int | None, stride: int,
 
 def _frames(info: VideoInfo, start: int, end: int, stride: int,
             max_side: int | None) -> Generator[VideoFrame, None, None]:
+    import cv2
+
     cap, _, rotate_code = _open(info.path)
     size = (info.width, info.height)
     target = _downscaled_size(size, max_side)
