@@ -3,13 +3,16 @@
 
 Runs with the system ``python3`` (standard library only). Commands:
 
-    python3 build.py test    create/update the project environment (.venv) and run the tests
+    python3 build.py test    create/update the project environment (.venv) and run the tests, then the add-on
+                             tests in the other Blender lines (see ``lines``)
+    python3 build.py lines   only the add-on tests, in bpy 4.2 LTS, 4.5 LTS and the newest 5.x (Python 3.13),
+                             each from the zip built for it; ``lines 4.5`` runs one line
     python3 build.py demo    capture the sample video cam01 into out/ (motion, BVH, preview)
     python3 build.py env     only create/update the environment
-    python3 build.py zip     build the Blender extension zips (one per platform) into dist/
+    python3 build.py zip     build the Blender extension zips (per Python line and platform) into dist/
 
-The environment is rebuilt only when ``requirements/dev.txt`` changes (a stamp file records its hash),
-so a second run is fast.
+An environment is rebuilt only when its requirements change (a stamp file records their hash), so a second run
+is fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +124,16 @@ def run(command: list[str], **kwargs) -> None:
 def cmd_test(extra: list[str]) -> None:
     python = ensure_env()
     ensure_assets(python)
+    env = dict(os.environ)
+    if not extra:
+        build_zips(python)   # once, for every pytest run below (the zip fixture rebuilds them otherwise)
+        env["VP3D_ZIPS_BUILT"] = "1"
     # pytest exits 5 when it collects nothing; treat that as failure (run() does, any non-zero exit fails).
-    run([str(python), "-m", "pytest", "-q", *extra])
+    run([str(python), "-m", "pytest", "-q", *extra], env=env)
+    if extra:
+        print("Blender lines not run (pytest arguments were given): python3 build.py lines runs them", flush=True)
+        return
+    run_lines(BLENDER_LINES, env)
 
 
 def cmd_demo(extra: list[str]) -> None:
@@ -147,6 +159,10 @@ def cmd_env(extra: list[str]) -> None:
 # The extension zips. A staging folder is the package itself (Blender's layout: __init__.py beside
 # blender_manifest.toml at the zip root) plus the models and a generated manifest listing the wheels; Blender's own
 # builder makes one zip per platform (--split-platforms keeps each platform's wheels only) and validates it.
+#
+# One set of zips per Python line, each limited to the Blender releases that embed that Python
+# (blender_version_min/max): Blender 4.2.0 installs wheels without looking at their Python tag (with LiteRT
+# for 3.11 and 3.13 in one zip it kept the 3.13 one), and a zip per line is half the download.
 
 PACKAGE = ROOT / "blender_vp3d"
 DIST = ROOT / "dist"
@@ -154,7 +170,6 @@ STAGING = ROOT / "build" / "extension"
 WHEELS_CACHE = CACHE / "wheels"
 BUNDLED_MODELS = ("vp3d_default.npz", "vp3d_default.json", "MODEL_CARD.md")
 BLAZEPOSE_FILES = ("pose_detection.tflite", "pose_landmark_full.tflite", "LICENSE")
-PYTHON_VERSIONS = ("3.11", "3.13")  # Blender 4.2-5.0 ship 3.11; later releases 3.13
 OPENCV = "opencv-python-headless==4.11.0.86"
 # ai-edge-litert declares backports.strenum, ml_dtypes, protobuf, tqdm and typing-extensions too, but its
 # Interpreter imports only numpy (checked in a venv holding numpy and ai-edge-litert alone); our model reader
@@ -165,6 +180,20 @@ LITERT = ("ai-edge-litert==2.3.0", "flatbuffers==25.12.19")
 # Blender limits each reason to 64 characters (the repository manifest's sentence is longer).
 PERMISSIONS = {"files": "Read the chosen video, write the motion and its detection cache"}
 assert all(len(reason) <= 64 for reason in PERMISSIONS.values())
+
+
+@dataclass(frozen=True)
+class PythonLine:
+    python: str               # the Python these Blender releases embed
+    blender_min: str          # manifest blender_version_min
+    blender_max: str | None   # manifest blender_version_max (the first release not supported), None: open
+    label: str                # in the zip's name, what a user matches against their Blender
+
+
+PYTHON_LINES = (
+    PythonLine("3.11", "4.2.0", "5.1.0", "blender4.2-5.0"),
+    PythonLine("3.13", "5.1.0", None, "blender5.1-and-later"),
+)
 
 
 @dataclass(frozen=True)
@@ -192,25 +221,24 @@ def blender_ext() -> Path:
     return found[-1]
 
 
-def download_platform_wheels(python: Path, platform: Platform) -> list[Path]:
-    """Unmodified wheels for ``platform`` (every Python version), downloaded once into .cache/wheels/."""
-    target = WHEELS_CACHE / platform.blender
+def download_platform_wheels(python: Path, platform: Platform, line: PythonLine) -> list[Path]:
+    """Unmodified wheels for ``platform`` and ``line``'s Python, downloaded once into .cache/wheels/."""
+    target = WHEELS_CACHE / platform.blender / f"py{line.python}"
     requirements = [OPENCV, *(LITERT if platform.litert else ())]
     stamp = target / ".complete"
-    key = " ".join([*requirements, *PYTHON_VERSIONS])
+    key = " ".join(requirements)
     if not (stamp.exists() and stamp.read_text() == key):
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        for version in PYTHON_VERSIONS:
-            print(f"downloading wheels for {platform.blender}, Python {version}", flush=True)
-            run([str(python), "-m", "pip", "download", "--disable-pip-version-check", "-q", "--only-binary=:all:",
-                 "--no-deps", *(f"--platform={tag}" for tag in platform.pip), "--python-version", version, "--implementation", "cp",
-                 "-d", str(target), *requirements])
+        print(f"downloading wheels for {platform.blender}, Python {line.python}", flush=True)
+        run([str(python), "-m", "pip", "download", "--disable-pip-version-check", "-q", "--only-binary=:all:",
+             "--no-deps", *(f"--platform={tag}" for tag in platform.pip), "--python-version", line.python,
+             "--implementation", "cp", "-d", str(target), *requirements])
         stamp.write_text(key)
     return sorted(target.glob("*.whl"))
 
 
-def stage_package(wheels: list[Path]) -> Path:
+def stage_package(wheels: list[Path], line: PythonLine) -> Path:
     """The staging folder: the package (no training code, no caches), models, wheels and the manifest."""
     stage = STAGING / PACKAGE.name
     shutil.rmtree(STAGING, ignore_errors=True)
@@ -233,14 +261,20 @@ def stage_package(wheels: list[Path]) -> Path:
     (stage / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy2(wheel, stage / "wheels" / wheel.name)
-    (stage / "blender_manifest.toml").write_text(staged_manifest(sorted({w.name for w in wheels})))
+    (stage / "blender_manifest.toml").write_text(staged_manifest(sorted({w.name for w in wheels}), line))
     return stage
 
 
-def staged_manifest(wheel_names: list[str]) -> str:
-    """The repository's manifest with the wheels, the platforms and the staging folder's own excludes."""
+def staged_manifest(wheel_names: list[str], line: PythonLine) -> str:
+    """The repository's manifest with ``line``'s Blender range, the wheels, the platforms and the staging
+    folder's own excludes."""
     text = (ROOT / "blender_manifest.toml").read_text()
     text = re.sub(r"\n\[build\].*", "\n", text, flags=re.S).rstrip() + "\n"
+    versions = f'blender_version_min = "{line.blender_min}"\n'
+    if line.blender_max is not None:
+        versions += f'blender_version_max = "{line.blender_max}"\n'
+    text, count = re.subn(r'^blender_version_min = "[^"]*"\n', versions, text, flags=re.M)
+    assert count == 1, "blender_manifest.toml has no blender_version_min line"
     wheels = "".join(f'  "./wheels/{name}",\n' for name in wheel_names)
     platforms = ", ".join(f'"{p.blender}"' for p in PLATFORMS)
     head = text.partition("\n[permissions]")[0]
@@ -261,19 +295,29 @@ def check_relative_imports(folder: Path) -> list[str]:
 
 
 def build_zips(python: Path) -> list[Path]:
+    """dist/blender_vp3d-<version>-<line label>-<platform>.zip for every Python line and platform, validated."""
     ensure_assets(python)
-    wheels = [w for platform in PLATFORMS for w in download_platform_wheels(python, platform)]
-    stage = stage_package(wheels)
-    absolute = check_relative_imports(stage)
-    if absolute:
-        raise SystemExit("absolute imports of blender_vp3d in the package:\n  " + "\n  ".join(absolute))
     DIST.mkdir(exist_ok=True)
     for old in DIST.glob(f"{PACKAGE.name}-*.zip"):
         old.unlink()
     cli = blender_ext()
-    run([str(python), str(cli), "build", "--source-dir", str(stage), "--output-dir", str(DIST), "--split-platforms"])
-    zips = sorted(DIST.glob(f"{PACKAGE.name}-*.zip"))
     tags = cli.parents[4] / "modules" / "_bpy_internal" / "extensions" / "tags.py"
+    zips = []
+    for line in PYTHON_LINES:
+        wheels = [w for platform in PLATFORMS for w in download_platform_wheels(python, platform, line)]
+        stage = stage_package(wheels, line)
+        absolute = check_relative_imports(stage)
+        if absolute:
+            raise SystemExit("absolute imports of blender_vp3d in the package:\n  " + "\n  ".join(absolute))
+        built = STAGING.parent / "zips"
+        shutil.rmtree(built, ignore_errors=True)
+        built.mkdir(parents=True)
+        run([str(python), str(cli), "build", "--source-dir", str(stage), "--output-dir", str(built),
+             "--split-platforms"])
+        for path in sorted(built.glob(f"{PACKAGE.name}-*.zip")):
+            # blender_vp3d-0.1.0-linux_x64.zip -> blender_vp3d-0.1.0-blender4.2-5.0-linux_x64.zip
+            head, _, platform = path.stem.rpartition("-")
+            zips.append(path.rename(DIST / f"{head}-{line.label}-{platform}.zip"))
     for path in zips:
         valid_tags = ["--valid-tags", str(tags)] if tags.exists() else []
         run([str(python), str(cli), "validate", *valid_tags, str(path)])
@@ -286,7 +330,113 @@ def cmd_zip(extra: list[str]) -> None:
     build_zips(ensure_env())
 
 
-COMMANDS = {"test": cmd_test, "demo": cmd_demo, "env": cmd_env, "zip": cmd_zip}
+# ---------------------------------------------------------------------------------------------------------------
+# The add-on tests in other Blender lines. The main environment has bpy 5.0.1; each line below gets its own
+# environment under .cache/envs/ (bpy, numpy and pytest from requirements/bpy-<line>.txt, plus the add-on's own
+# wheels without dependencies, as the zip bundles them) and runs the Blender test files, installing the zip made
+# for its Python. A line whose Python is not on this machine is reported as skipped.
+
+
+@dataclass(frozen=True)
+class BlenderLine:
+    name: str            # "4.2": requirements/bpy-4.2.txt
+    python: str          # the Python version its bpy wheel is for
+
+    @property
+    def requirements(self) -> Path:
+        return REQUIREMENTS.parent / f"bpy-{self.name}.txt"
+
+
+BLENDER_LINES = (BlenderLine("4.2", "3.11"), BlenderLine("4.5", "3.11"), BlenderLine("5.3", "3.13"))
+LINE_TESTS = ("tests/test_addon.py", "tests/test_retarget_blender.py")
+# bpy 4.2 and 4.3 crash (SIGSEGV) in interpreter teardown once Rigify was enabled, after pytest has finished and
+# reported: exit with pytest's own status before teardown. A crash during the tests still fails the run.
+PYTEST_THEN_EXIT = ("import os, sys, pytest\n"
+                    "code = int(pytest.main(sys.argv[1:]))\n"
+                    "sys.stdout.flush(); sys.stderr.flush()\n"
+                    "os._exit(code)\n")
+
+
+def find_python(version: str) -> str | None:
+    """A CPython ``version`` ("3.13") interpreter that runs: this one, ``pythonX.Y`` on PATH, or pyenv's."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
+        if root:
+            candidates += sorted((str(p) for p in Path(root).glob(f"versions/{version}.*/bin/python{version}")),
+                                 reverse=True)
+    for candidate in candidates:
+        if not candidate:
+            continue
+        done = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True)   # a pyenv shim may exist but not run
+        if done.returncode == 0 and done.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def ensure_line_env(line: BlenderLine, interpreter: str) -> Path:
+    """.cache/envs/bpy-<line>: created, or rebuilt when its requirements or the add-on's wheels change."""
+    env = CACHE / "envs" / f"bpy-{line.name}"
+    python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = env / ".requirements.sha256"
+    wheels = [OPENCV, *LITERT]
+    digest = hashlib.sha256("\n".join([line.requirements.read_text(), *wheels, line.python]).encode()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return python
+    print(f"creating {env.relative_to(ROOT)} (Python {line.python}, {line.requirements.name})", flush=True)
+    shutil.rmtree(env, ignore_errors=True)
+    run([interpreter, "-m", "venv", str(env)])
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run([*pip, "-r", str(line.requirements)])
+    run([*pip, "--no-deps", *wheels])
+    stamp.write_text(digest)
+    return python
+
+
+def run_lines(lines: tuple[BlenderLine, ...], env: dict[str, str]) -> None:
+    """The Blender test files in each line; a summary of every line at the end; exit non-zero if one failed."""
+    results = []
+    for line in lines:
+        interpreter = find_python(line.python)
+        if interpreter is None:
+            print(f"skipping the bpy {line.name} line: no Python {line.python} found (python{line.python} on PATH "
+                  "or a pyenv version)", flush=True)
+            results.append((line, "skipped: no Python " + line.python, 0.0))
+            continue
+        python = ensure_line_env(line, interpreter)
+        version = subprocess.run([str(python), "-c", "import bpy; print(bpy.app.version_string)"],
+                                 capture_output=True, text=True).stdout.split()
+        print(f"add-on tests in bpy {version[0] if version else '?'} (Python {line.python})", flush=True)
+        started = time.perf_counter()
+        done = subprocess.run([str(python), "-c", PYTEST_THEN_EXIT, "-q", *LINE_TESTS],
+                              cwd=ROOT, env=env)
+        elapsed = time.perf_counter() - started
+        outcome = "passed" if done.returncode == 0 else f"FAILED (exit status {done.returncode})"
+        results.append((line, f"bpy {version[0] if version else '?'}: {outcome}", elapsed))
+    print("Blender lines:", flush=True)
+    for line, outcome, elapsed in results:
+        print(f"  {line.name:>4} (Python {line.python}): {outcome}" + (f" in {elapsed:.0f} s" if elapsed else ""))
+    if any("FAILED" in outcome for _, outcome, _ in results):
+        raise SystemExit(1)
+
+
+def cmd_lines(extra: list[str]) -> None:
+    """``lines [NAME ...]``: the add-on tests in the named Blender lines (all of them by default)."""
+    unknown = sorted(set(extra) - {line.name for line in BLENDER_LINES})
+    if unknown:
+        raise SystemExit(f"unknown Blender line(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(line.name for line in BLENDER_LINES)}")
+    python = ensure_env()
+    build_zips(python)
+    env = dict(os.environ, VP3D_ZIPS_BUILT="1")
+    run_lines(tuple(line for line in BLENDER_LINES if not extra or line.name in extra), env)
+
+
+COMMANDS = {"test": cmd_test, "lines": cmd_lines, "demo": cmd_demo, "env": cmd_env, "zip": cmd_zip}
 
 
 def main(argv: list[str] | None = None) -> int:
