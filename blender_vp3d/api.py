@@ -122,12 +122,10 @@ def runtime_problem(detector: str) -> str | None:
     if detector in ("auto", "blazepose"):
         built_for = _wheel_python("ai-edge-litert")
         if built_for is not None and built_for != python:
-            wheel = f"ai_edge_litert-*-cp{sys.version_info.major}{sys.version_info.minor}-"
-            requirement = f"ai-edge-litert=={importlib.metadata.version('ai-edge-litert')}"
+            # No pip command here: the extension's own copy comes first on the child's path.
             return (f"the LiteRT runtime (ai-edge-litert) in Blender's Python {python} is the wheel for Python "
-                    f"{built_for} ({_blender_release()} does not check wheels' Python versions): install this "
-                    f"add-on's zip made for your Blender version, or update Blender, or run "
-                    f"{_pip_install(wheel, requirement)}")
+                    f"{built_for} ({_blender_release()} does not check wheels' Python versions): install the "
+                    f"add-on's zip named for your Blender version, or update Blender")
     return None
 
 
