@@ -256,9 +256,11 @@ INSTALL_SCRIPT = textwrap.dedent("""
     import json, os, sys
     import bpy, addon_utils
 
-    zip_path, video = sys.argv[1], sys.argv[2]
-    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    zip_path, video, other_zip = sys.argv[1], sys.argv[2], sys.argv[3]
     module = "bl_ext.user_default.blender_vp3d"
+    bpy.ops.extensions.package_install_files(filepath=other_zip, repo="user_default", enable_on_install=True)
+    refused = module not in {m.__name__ for m in addon_utils.modules()}   # the zip for the other Python line
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     enabled = module in {m.__name__ for m in addon_utils.modules()} and addon_utils.check(module)[1]
     bpy.ops.preferences.addon_enable(module="rigify")
     bpy.ops.object.armature_human_metarig_add()
@@ -269,7 +271,7 @@ INSTALL_SCRIPT = textwrap.dedent("""
     action = rig.animation_data.action
     curves = action_fcurves(action, rig)
     print("RESULT " + json.dumps({
-        "enabled": bool(enabled), "result": sorted(result), "action": action.name,
+        "refused": refused, "enabled": bool(enabled), "result": sorted(result), "action": action.name,
         "curves": len(curves), "keys": sum(len(c.keyframe_points) for c in curves),
         "grouped": all(c.group is not None for c in curves),
         "native": sorted(m for m in ("cv2", "ai_edge_litert", "mediapipe") if m in sys.modules),
@@ -293,16 +295,25 @@ def zip_range(path: Path) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
 
 
 @pytest.fixture(scope="session")
-def linux_zip() -> Path:
-    """The Linux zip whose Blender range holds this bpy (built here unless ``build.py test`` just built them)."""
+def linux_zips() -> list[Path]:
+    """The Linux zips, one per Python line (built here unless ``build.py test`` just built them)."""
     if os.environ.get("VP3D_ZIPS_BUILT") != "1":
         done = subprocess.run([sys.executable, str(ROOT / "build.py"), "zip"], cwd=ROOT, capture_output=True,
                               text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    here = tuple(bpy.app.version)
-    found = [path for path in sorted((ROOT / "dist").glob("blender_vp3d-*-linux_x64.zip"))
-             if zip_range(path)[0] <= here and (zip_range(path)[1] is None or here < zip_range(path)[1])]
-    assert len(found) == 1, f"one Linux zip should cover Blender {here}: {found}"
+    return sorted((ROOT / "dist").glob("blender_vp3d-*-linux_x64.zip"))
+
+
+def covers(path: Path, version: tuple[int, ...]) -> bool:
+    low, high = zip_range(path)
+    return low <= version and (high is None or version < high)
+
+
+@pytest.fixture(scope="session")
+def linux_zip(linux_zips) -> Path:
+    """The Linux zip whose Blender range holds this bpy."""
+    found = [path for path in linux_zips if covers(path, tuple(bpy.app.version))]
+    assert len(found) == 1, f"one Linux zip should cover Blender {bpy.app.version}: {linux_zips}"
     return found[0]
 
 
@@ -321,17 +332,19 @@ def test_zip_contents(linux_zip):
     assert any("ai_edge_litert" in n for n in wheels)
 
 
-def test_installed_zip_captures(linux_zip, sample_videos, tmp_path):
+def test_installed_zip_captures(linux_zip, linux_zips, sample_videos, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender")
     env["VP3D_CACHE_DIR"] = str(tmp_path / "cache")   # detect with the installed copy, not from the cache
     script = tmp_path / "install.py"
     script.write_text(INSTALL_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(linux_zip), str(sample_videos / CAM01)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=900)
+    other = next(path for path in linux_zips if path != linux_zip)
+    done = subprocess.run([sys.executable, str(script), str(linux_zip), str(sample_videos / CAM01), str(other)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])
+    assert result["refused"], f"Blender {bpy.app.version} installed {other.name}, made for another Python"
     assert result["enabled"] and result["result"] == ["FINISHED"]
     assert result["curves"] > 20 and result["keys"] == 30 * result["curves"] and result["grouped"]
     assert result["native"] == [], "Blender's own process imported native libraries: the child alone needs them"
