@@ -11,6 +11,7 @@ operator that only they need, using the TFLite flatbuffer schema that ships with
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -79,7 +80,12 @@ def load_interpreter(
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
-        raise ImportError("BlazePose needs the ai-edge-litert package (pip install ai-edge-litert==2.3.0)") from exc
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "ai_edge_litert":
+            raise ImportError("BlazePose needs the ai-edge-litert package (pip install ai-edge-litert==2.3.0)") from exc
+        # Installed but broken, e.g. the wheel for another Python (undefined symbol ...): say so, not "missing".
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        raise ImportError(f"ai-edge-litert is installed but does not load in Python {python}: "
+                          f"{' '.join(str(exc).split())}") from exc
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path} (in a source checkout: run python3 build.py env)")
     model = path.read_bytes()
