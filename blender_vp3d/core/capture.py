@@ -137,8 +137,10 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
                          refine=settings.refine)
     timings["lift"] = time.perf_counter() - clock
     error_before, error_after = lifted.reprojection_px
-    fit = f"fitted to the 2D: reprojection error {error_before:.1f} -> {error_after:.1f} px (median)" if settings.refine \
-        else f"reprojection error {error_before:.1f} px (median; not fitted to the 2D)"
+    if settings.refine:
+        fit = f"fitted to the 2D: reprojection error {error_before:.1f} -> {error_after:.1f} px (median)"
+    else:
+        fit = f"reprojection error {error_before:.1f} px (median; not fitted to the 2D)"
     logger.info("lift: %s", fit)
     report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames; {fit}"))
 

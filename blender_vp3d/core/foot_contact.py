@@ -192,7 +192,8 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, *, fps: float, blend_s: 
     locked = contacts.copy()
     unreachable = 0
     for foot in (LEFT, RIGHT):
-        hip, knee, ankle = LEGS[foot]
+        _, knee, ankle = LEGS[foot]
+        clipped = np.zeros(len(joints), dtype=bool)
         for attempt in range(MAX_RELEASE_PASSES):
             new_knee, new_ankle, clipped, sliding = _lock_one(joints, locked[:, foot], foot, blend, pin,
                                                               max_blend_speed / fps)
@@ -303,7 +304,7 @@ def _pin_offsets(ankle: np.ndarray, contact: np.ndarray, blend: int, pin: str,
 
 
 def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray,
-                 fallback_bend: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 fallback_bend: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Knee and ankle (N, 3) reaching ``target`` with the hip fixed and both bone lengths kept.
 
     The knee stays in the plane through the hip, the target and the original knee (the original knee is the

@@ -230,8 +230,9 @@ def _rigid_lengths(joints: np.ndarray) -> np.ndarray:
 def _lengths_seen(lengths: np.ndarray, absolute: np.ndarray, uv: np.ndarray, conf: np.ndarray, fps: float,
                   percentile: float) -> np.ndarray:
     """Limb bone lengths raised to what the image shows: a bone seen across the image plane is at least as
-    long as its projection, so each distal limb bone (shin, forearm: keypoints at both ends, neither on the body surface) is at least the given percentile over
-    confident frames of its low-passed 2D length times the lifter's depth of its parent; twins averaged.
+    long as its projection, so each distal limb bone (shin, forearm: keypoints at both ends, neither on the
+    body surface) is at least the given percentile over confident frames of its low-passed 2D length times
+    the lifter's depth of its parent; twins averaged.
 
     The lifter regresses uncertain distal joints towards the body, so its forearms and shins come out short;
     a bone too short to reach its keypoint's ray would otherwise be laid flat across the image.
