@@ -96,6 +96,17 @@ def test_semi_supervised_terms_are_trained(tmp_path, bandai_split):
     assert record["train_reprojection"] > 0 and record["train_bone"] > 0
 
 
+def test_unlabeled_sources_feed_only_the_semi_supervised_terms(tmp_path, bandai_split):
+    trainer = Trainer(_tiny(tmp_path, epochs=1, steps_per_epoch=3, semi_supervised=True, warmup_epochs=0,
+                            sources=["bandai"], unlabeled_sources=["cmu"]))
+    assert {c.dataset for c in trainer.labeled_clips} == {"bandai-1", "bandai-2"}
+    assert trainer.unlabeled is not None and trainer.unlabeled.num_frames > 100_000  # CMU's training takes
+    trainer.run()
+    assert trainer.history[-1]["train_reprojection"] > 0
+    with pytest.raises(ValueError, match="not both"):
+        Trainer(_tiny(tmp_path / "x", semi_supervised=True, sources=["bandai", "cmu"], unlabeled_sources=["cmu"]))
+
+
 def test_labeled_split_is_deterministic_and_covers_both_datasets(bandai_split):
     train, _ = bandai_split
     labeled, unlabeled = split_labeled(train, 0.1)

@@ -65,6 +65,16 @@ def mpjve(pred: np.ndarray, target: np.ndarray, axis: int = 0) -> float:
     return mpjpe(np.diff(p, axis=axis), np.diff(t, axis=axis))
 
 
+def speed_ratio(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean predicted joint speed over mean true joint speed, root-relative, for a clip (T, J, 3): below 1 the
+    motion is damped towards a mean pose, above 1 it jitters."""
+    p, t = _check_pair(pred, target)
+    p = p - p[:, :1]
+    t = t - t[:, :1]
+    true_speed = np.linalg.norm(np.diff(t, axis=0), axis=-1).mean()
+    return float(np.linalg.norm(np.diff(p, axis=0), axis=-1).mean() / max(true_speed, 1e-12))
+
+
 def per_frame_errors(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean joint error of every frame, shape (...,) for poses (..., J, 3)."""
     p, t = _check_pair(pred, target)
@@ -80,6 +90,7 @@ class MetricReport:
     n_mpjpe: float
     mpjve: float
     frames: int
+    speed_ratio: float = float("nan")
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -91,7 +102,8 @@ def evaluate(pred: np.ndarray, target: np.ndarray) -> MetricReport:
     if p.ndim != 3:
         raise ValueError(f"a clip must have shape (T, J, 3), got {p.shape}")
     return MetricReport(
-        mpjpe=mpjpe(p, t), p_mpjpe=p_mpjpe(p, t), n_mpjpe=n_mpjpe(p, t), mpjve=mpjve(p, t, axis=0), frames=len(p)
+        mpjpe=mpjpe(p, t), p_mpjpe=p_mpjpe(p, t), n_mpjpe=n_mpjpe(p, t), mpjve=mpjve(p, t, axis=0), frames=len(p),
+        speed_ratio=speed_ratio(p, t),
     )
 
 
@@ -122,7 +134,7 @@ def _frame_weighted(reports: list[MetricReport]) -> MetricReport:
 
     return MetricReport(
         mpjpe=mean("mpjpe"), p_mpjpe=mean("p_mpjpe"), n_mpjpe=mean("n_mpjpe"), mpjve=mean("mpjve"),
-        frames=int(weights.sum()),
+        frames=int(weights.sum()), speed_ratio=mean("speed_ratio"),
     )
 
 

@@ -26,22 +26,29 @@ LICENCES = {
 
 @dataclass
 class TrainingData:
-    train: list[Clip]                  # clips of the sources asked for
+    by_source: dict[str, list[Clip]]   # source -> its training clips (every source)
     validation: dict[str, list[Clip]]  # source -> its held-out clips (every source)
+    sources: tuple[str, ...]           # the sources asked for
+
+    @property
+    def train(self) -> list[Clip]:
+        """Training clips of the sources asked for."""
+        return [clip for source in self.sources for clip in self.by_source[source]]
 
 
 def load_training_data(sources: list[str] | tuple[str, ...] = SOURCES) -> TrainingData:
-    unknown = sorted(set(sources) - set(SOURCES))
-    if unknown or not sources:
-        raise ValueError(f"unknown training sources {unknown or sources}; choose from {', '.join(SOURCES)}")
-    train: list[Clip] = []
+    check_sources(sources)
+    by_source: dict[str, list[Clip]] = {}
     validation: dict[str, list[Clip]] = {}
     for name, module in (("bandai", bandai), ("cmu", cmu)):
-        t, v = module.load_split()
-        validation[name] = v
-        if name in sources:
-            train += t
-    return TrainingData(train, validation)
+        by_source[name], validation[name] = module.load_split()
+    return TrainingData(by_source, validation, tuple(sources))
+
+
+def check_sources(sources: list[str] | tuple[str, ...], allow_empty: bool = False) -> None:
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown or (not sources and not allow_empty):
+        raise ValueError(f"unknown training sources {unknown or list(sources)}; choose from {', '.join(SOURCES)}")
 
 
 def source_of(clip: Clip) -> str:

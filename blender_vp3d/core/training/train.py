@@ -42,7 +42,7 @@ from tqdm import tqdm
 from ..metrics import p_mpjpe
 from ..mocap.clip import Clip
 from ..model_file import load_model_file, network_weights
-from .datasets import SOURCES, load_training_data, source_of
+from .datasets import SOURCES, check_sources, load_training_data, source_of
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
 from .losses import bone_length_error, mpjpe, reprojection_error, velocity_error, weighted_trajectory_error
 from .model import ModelConfig, TemporalModel, TemporalModelOptimized, trajectory_config
@@ -80,6 +80,7 @@ class TrainConfig:
     cmu_share: float = 0.5            # share of the windows drawn from CMU when both sources are used
     velocity_weight: float = 1.0      # weight of the frame-to-frame motion error (chunk > 1)
     init: str = ""                    # model file whose weights start the run
+    unlabeled_sources: list[str] = field(default_factory=list)  # sources seen only as unlabeled 2D (semi)
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(filter_widths=list(self.filter_widths), channels=self.channels, dropout=self.dropout,
@@ -119,7 +120,14 @@ class Trainer:
         self.window = self.rf + config.chunk - 1
         data = load_training_data(config.sources)
         labeled, unlabeled = split_labeled(data.train, config.labeled_fraction)
+        if config.unlabeled_sources:
+            check_sources(config.unlabeled_sources)
+            if set(config.unlabeled_sources) & set(config.sources):
+                raise ValueError("a source is either labeled (--sources) or unlabeled (--unlabeled-sources), not both")
+            # Unlabeled 2D comes from these sources only: the labeled sources' remaining clips are left out.
+            unlabeled = [c for source in config.unlabeled_sources for c in data.by_source[source]]
         shares = _dataset_shares(labeled, config)
+        self.labeled_clips = labeled
         self.labeled = ClipBank(labeled, shares)
         self.unlabeled = ClipBank(unlabeled) if (config.semi_supervised and unlabeled) else None
         self.real_unlabeled: UnlabeledKeypoints | None = (
@@ -410,6 +418,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     parser.add_argument("--semi-supervised", action="store_true")
     parser.add_argument("--unlabeled-keypoints", nargs="*", default=[], help="keypoint .npz files of real videos")
     parser.add_argument("--sources", default=",".join(SOURCES), help="mocap sources to train on (bandai,cmu)")
+    parser.add_argument("--unlabeled-sources", default="", help="sources seen only as unlabeled 2D (with --semi-supervised)")
     parser.add_argument("--init", default="", help="model file (.npz) whose weights start the run")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     args = parser.parse_args(argv)
@@ -420,6 +429,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["filter_widths"] = widths
     values["sources"] = [v for v in args.sources.split(",") if v]
+    values["unlabeled_sources"] = [v for v in args.unlabeled_sources.split(",") if v]
     return TrainConfig(**values), args.resume
 
 
