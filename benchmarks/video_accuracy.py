@@ -10,9 +10,10 @@ For each camera in turn:
    around the subject's position triangulated from the cameras that do see them;
 2. the reference is that person triangulated (confidence-weighted DLT on undistorted keypoints) from the
    *other three* cameras;
-3. ``ours`` is ``Lifter.lift`` on the fourth camera's keypoints of the same person, with the lens unknown
-   (the documented default), as a user's capture would be; ``capture`` the full capture pipeline
-   (smoothing, rigid bones, world alignment, foot lock) on that video and person;
+3. ``network`` is ``Lifter.lift(..., refine=False)`` on the fourth camera's keypoints of the same person,
+   with the lens unknown (the documented default), as a user's capture would be; ``ours`` the same with the
+   fit to the 2D keypoints (``refine=True``, the default); ``capture`` the full capture pipeline (fit,
+   smoothing, rigid bones, world alignment, foot lock) on those keypoints;
 4. ``mediapipe`` is MediaPipe's ``pose_world_landmarks`` (``mp.solutions.pose``, ``model_complexity=1``,
    static image mode) on the same frames, each cropped to our person's box so it sees the same person.
 
@@ -298,20 +299,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference: 4-camera triangulation reprojects with median {np.median(np.concatenate(residuals)):.1f} px; "
           f"re-detected on the subject: {', '.join(f'{k} {100 * v:.0f}%' for k, v in redetected.items())} of frames")
 
-    header = f"{'camera':8s} {'frames':>6s} {'ours':>8s} {'capture':>8s}" + ("" if args.no_mediapipe else f" {'mediapipe':>10s} {'ours/mp':>8s}")
+    header = f"{'camera':8s} {'frames':>6s} {'network':>8s} {'ours':>8s} {'capture':>8s}" + (
+        "" if args.no_mediapipe else f" {'mediapipe':>10s} {'ours/mp':>8s}")
     print("P-MPJPE, mm, 14 joints (12 limb joints, hip and shoulder midpoints)")
     print(header)
     figures: dict = {}
-    totals: dict[str, list[np.ndarray]] = {"ours": [], "capture": [], "mediapipe": []}
+    totals: dict[str, list[np.ndarray]] = {"network": [], "ours": [], "capture": [], "mediapipe": []}
     for index, (camera, video) in enumerate(zip(cameras, videos)):
         others = [i for i in range(len(cameras)) if i != index]
         reference = fourteen_from_coco(triangulate([cameras[i] for i in others], [chosen[i] for i in others]))
         keypoints = chosen[index]
-        lifted = lifter.lift(np.where(np.isfinite(keypoints), keypoints, np.nan),
-                             image_size=(camera.intrinsics.width, camera.intrinsics.height))
-        ours = fourteen_from_h36m(lifted.joints)
+        size = (camera.intrinsics.width, camera.intrinsics.height)
+        network = fourteen_from_h36m(lifter.lift(keypoints, image_size=size, refine=False).joints)
+        ours = fourteen_from_h36m(lifter.lift(keypoints, image_size=size).joints)
         captured = fourteen_from_h36m(capture_keypoints(video, keypoints, camera, lifter)[:frames])
-        methods = {"ours": ours, "capture": captured}
+        methods = {"network": network, "ours": ours, "capture": captured}
         if not args.no_mediapipe:
             methods["mediapipe"] = mediapipe_world(video, keypoints)
         valid = np.isfinite(reference).all(axis=(1, 2)) & np.isfinite(np.nan_to_num(keypoints[..., 2])).all(-1)
@@ -322,12 +324,13 @@ def main(argv: list[str] | None = None) -> int:
             totals[name].append(e)
         row = {name: 1000 * float(e.mean()) for name, e in errors.items()}
         figures[camera.name] = {"frames": int(valid.sum()), **row}
-        line = f"{camera.name:8s} {int(valid.sum()):6d} {row['ours']:8.1f} {row['capture']:8.1f}"
+        line = f"{camera.name:8s} {int(valid.sum()):6d} {row['network']:8.1f} {row['ours']:8.1f} {row['capture']:8.1f}"
         if "mediapipe" in row:
             line += f" {row['mediapipe']:10.1f} {row['ours'] / row['mediapipe']:8.2f}"
         print(line, flush=True)
     overall = {name: 1000 * float(np.concatenate(e).mean()) for name, e in totals.items() if e}
-    line = f"{'all':8s} {sum(f['frames'] for f in figures.values()):6d} {overall['ours']:8.1f} {overall['capture']:8.1f}"
+    line = (f"{'all':8s} {sum(f['frames'] for f in figures.values()):6d} {overall['network']:8.1f} "
+            f"{overall['ours']:8.1f} {overall['capture']:8.1f}")
     if "mediapipe" in overall:
         line += f" {overall['mediapipe']:10.1f} {overall['ours'] / overall['mediapipe']:8.2f}"
     print(line)
