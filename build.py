@@ -128,12 +128,14 @@ def cmd_test(extra: list[str]) -> None:
     if not extra:
         build_zips(python)   # once, for every pytest run below (the zip fixture rebuilds them otherwise)
         env["VP3D_ZIPS_BUILT"] = "1"
-    # pytest exits 5 when it collects nothing; treat that as failure (run() does, any non-zero exit fails).
-    run([str(python), "-m", "pytest", "-q", *extra], env=env)
+    # pytest exits 5 when it collects nothing; treat that as failure (any non-zero exit fails).
+    status = subprocess.run([str(python), "-m", "pytest", "-q", *extra], cwd=ROOT, env=env).returncode
     if extra:
         print("Blender lines not run (pytest arguments were given): python3 build.py lines runs them", flush=True)
-        return
-    run_lines(BLENDER_LINES, env)
+    else:   # the lines run even when the main suite failed, so one run reports both
+        run_lines(BLENDER_LINES, env, main_status=status)
+    if status != 0:
+        raise SystemExit(status)
 
 
 def cmd_demo(extra: list[str]) -> None:
@@ -397,8 +399,9 @@ def ensure_line_env(line: BlenderLine, interpreter: str) -> Path:
     return python
 
 
-def run_lines(lines: tuple[BlenderLine, ...], env: dict[str, str]) -> None:
-    """The Blender test files in each line; a summary of every line at the end; exit non-zero if one failed."""
+def run_lines(lines: tuple[BlenderLine, ...], env: dict[str, str], main_status: int | None = None) -> None:
+    """The Blender test files in each line; a summary of every line (and of the main suite's status, when
+    given) at the end; exit non-zero if one failed."""
     results = []
     for line in lines:
         interpreter = find_python(line.python)
@@ -418,6 +421,10 @@ def run_lines(lines: tuple[BlenderLine, ...], env: dict[str, str]) -> None:
         outcome = "passed" if done.returncode == 0 else f"FAILED (exit status {done.returncode})"
         results.append((line, f"bpy {version[0] if version else '?'}: {outcome}", elapsed))
     print("Blender lines:", flush=True)
+    if main_status is not None:
+        outcome = "passed" if main_status == 0 else f"FAILED (exit status {main_status})"
+        pin = re.search(r"^bpy==(\S+)", REQUIREMENTS.read_text(), re.M)
+        print(f"  main suite (.venv, bpy {pin.group(1) if pin else '?'}): {outcome}")
     for line, outcome, elapsed in results:
         print(f"  {line.name:>4} (Python {line.python}): {outcome}" + (f" in {elapsed:.0f} s" if elapsed else ""))
     if any("FAILED" in outcome for _, outcome, _ in results):
