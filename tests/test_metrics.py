@@ -14,6 +14,7 @@ from blender_vp3d.core.metrics import (
     n_mpjpe,
     p_mpjpe,
     per_frame_errors,
+    speed_ratio,
 )
 from blender_vp3d.core.rotations import axis_angle_to_matrix
 
@@ -117,12 +118,24 @@ def test_evaluate_reports_everything():
     assert report.p_mpjpe == pytest.approx(p_mpjpe(pred, target))
     assert report.n_mpjpe == pytest.approx(n_mpjpe(pred, target))
     assert report.mpjve == pytest.approx(mpjve(pred, target))
+    assert report.speed_ratio == pytest.approx(speed_ratio(pred, target))
     assert report.to_dict() == {
         "mpjpe": report.mpjpe, "p_mpjpe": report.p_mpjpe, "n_mpjpe": report.n_mpjpe, "mpjve": report.mpjve,
-        "frames": report.frames,
+        "frames": report.frames, "speed_ratio": report.speed_ratio,
     }
     with pytest.raises(ValueError, match=r"\(T, J, 3\)"):
         evaluate(pred[None], target[None])
+
+
+def test_speed_ratio_sees_damped_and_jittery_motion():
+    rng = np.random.default_rng(7)
+    target = random_clip(rng, 60)
+    mean_pose = target.mean(axis=0, keepdims=True)
+    damped = mean_pose + 0.5 * (target - mean_pose)       # half way to the mean pose: half the speed
+    assert speed_ratio(damped, target) == pytest.approx(0.5, rel=1e-6)
+    assert speed_ratio(target + 5.0, target) == pytest.approx(1.0)  # a constant offset moves nothing
+    jitter = target + rng.normal(0.0, 0.05, target.shape)
+    assert speed_ratio(jitter, target) > 1.0
 
 
 def test_evaluate_by_action_weights_frames():
