@@ -13,8 +13,6 @@ are held out: a rule fixed before any model was trained, not tuned on results.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
 import os
 import re
@@ -24,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .bvh import parse_bvh
-from .clip import Clip
+from .clip import Clip, load_clip_arrays, save_clip_arrays
 from .h36m_mapping import BANDAI, map_to_h36m
 
 logger = logging.getLogger(__name__)
@@ -59,14 +57,8 @@ def load_dataset(dataset: int, data_dir: Path | None = None, cache_dir: Path | N
     cache = (cache_dir or default_cache_dir()) / "bandai" / f"dataset-{dataset}-{key}.npz"
     if not cache.exists():
         _build_cache(archive, dataset, cache)
-    with np.load(cache, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        joints, head_axes, starts = data["joints"], data["head_axes"], data["starts"]
-    clips = []
-    for i, info in enumerate(meta):
-        s, e = starts[i], starts[i + 1]
-        clips.append(Clip(info["name"], f"bandai-{dataset}", info["action"], info["style"], joints[s:e], head_axes[s:e]))
-    return clips
+    return [Clip(info["name"], f"bandai-{dataset}", info["action"], info["style"], joints, head_axes)
+            for info, joints, head_axes in load_clip_arrays(cache)]
 
 
 def _build_cache(archive: Path, dataset: int, cache: Path) -> None:
@@ -89,14 +81,7 @@ def _build_cache(archive: Path, dataset: int, cache: Path) -> None:
     meta = [meta[i] for i in order]
     joints = [joints[i] for i in order]
     head_axes = [head_axes[i] for i in order]
-    starts = np.concatenate([[0], np.cumsum([len(j) for j in joints])])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, joints=np.concatenate(joints), head_axes=np.concatenate(head_axes), starts=starts,
-             meta=np.array(json.dumps(meta)))
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(cache)
+    save_clip_arrays(cache, meta, joints, head_axes)
 
 
 def validation_styles(clips: list[Clip]) -> set[str]:

@@ -3,9 +3,14 @@ H36M-17 layout (:class:`Clip`) that every dataset loader produces."""
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from ..atomic import write_atomically
 
 
 @dataclass
@@ -72,3 +77,20 @@ class Clip:
     @property
     def num_frames(self) -> int:
         return int(self.joints.shape[0])
+
+
+def save_clip_arrays(path: Path, meta: list[dict], joints: list[np.ndarray], head_axes: list[np.ndarray]) -> None:
+    """A dataset loader's cache: per-clip metadata and the clips' joints and head axes, concatenated."""
+    starts = np.concatenate([[0], np.cumsum([len(j) for j in joints])])
+    buffer = io.BytesIO()
+    np.savez(buffer, joints=np.concatenate(joints), head_axes=np.concatenate(head_axes), starts=starts,
+             meta=np.array(json.dumps(meta)))
+    write_atomically(path, lambda f: f.write(buffer.getvalue()))
+
+
+def load_clip_arrays(path: Path) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """(metadata, joints, head axes) per clip, from :func:`save_clip_arrays`'s file (no pickle)."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        joints, head_axes, starts = data["joints"], data["head_axes"], data["starts"]
+    return [(m, joints[starts[i]:starts[i + 1]], head_axes[starts[i]:starts[i + 1]]) for i, m in enumerate(meta)]

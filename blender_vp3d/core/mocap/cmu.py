@@ -23,8 +23,6 @@ from NSF EIA-0196217."
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import os
 import re
@@ -37,7 +35,7 @@ import numpy as np
 from .asf_amc import parse_asf_amc
 from .bandai import default_cache_dir, default_data_dir as bandai_data_dir
 from .bvh import parse_bvh
-from .clip import Clip, MocapClip
+from .clip import Clip, MocapClip, load_clip_arrays, save_clip_arrays
 from .h36m_mapping import CMU_ASF, CMU_DAZ, CMU_MOTIONBUILDER, SkeletonMapping, map_to_h36m
 
 logger = logging.getLogger(__name__)
@@ -124,11 +122,8 @@ def load_takes(data_dir: Path | None = None, cache_dir: Path | None = None) -> l
     cache = (cache_dir or default_cache_dir()) / "cmu" / f"cmu-v{CACHE_VERSION}-{key}.npz"
     if not cache.exists():
         _build_cache(archives, cache)
-    with np.load(cache, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        joints, head_axes, starts = data["joints"], data["head_axes"], data["starts"]
-    return [_Take(m["name"], m["subject"], m["description"], joints[starts[i]:starts[i + 1]],
-                  head_axes[starts[i]:starts[i + 1]]) for i, m in enumerate(meta)]
+    return [_Take(m["name"], m["subject"], m["description"], joints, head_axes)
+            for m, joints, head_axes in load_clip_arrays(cache)]
 
 
 #: Trial descriptions from the CMU index (as the data README lists them); the files carry none.
@@ -184,14 +179,7 @@ def _build_cache(archives: list[Path], cache: Path) -> None:
                              "description": DESCRIPTIONS.get(trial, "")})
                 joints.append(take[0].astype(np.float32))
                 head_axes.append(take[1].astype(np.float32))
-    starts = np.concatenate([[0], np.cumsum([len(j) for j in joints])])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, joints=np.concatenate(joints), head_axes=np.concatenate(head_axes), starts=starts,
-             meta=np.array(json.dumps(meta)))
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(cache)
+    save_clip_arrays(cache, meta, joints, head_axes)
 
 
 def _map(clip: MocapClip, mapping: SkeletonMapping, source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -83,13 +83,18 @@ def load_torch_models(path: str | os.PathLike) -> tuple[TemporalModel, TemporalM
     for net, config in network_configs(metadata).items():
         values = config.to_dict()
         model = TemporalModel(ModelConfig(**values))
-        state = model.state_dict()
-        for name in state:
-            if not name.endswith("num_batches_tracked"):
-                state[name] = torch.from_numpy(weights[f"{net}/{name}"].copy())
-        model.load_state_dict(state)
+        load_network_weights(model, weights, net)
         models.append(model.eval())
     return models[0], models[1]
+
+
+def load_network_weights(model: torch.nn.Module, weights: dict[str, np.ndarray], network: str) -> None:
+    """Set ``model``'s parameters and BatchNorm statistics from a model file's ``network`` arrays."""
+    state = model.state_dict()
+    for name in state:
+        if not name.endswith("num_batches_tracked"):
+            state[name] = torch.from_numpy(weights[f"{network}/{name}"].copy())
+    model.load_state_dict(state)
 
 
 def training_data_text(sources: list[str]) -> str:

@@ -41,8 +41,9 @@ from tqdm import tqdm
 
 from ..metrics import p_mpjpe
 from ..mocap.clip import Clip
-from ..model_file import load_model_file, network_weights
+from ..model_file import load_model_file
 from .datasets import SOURCES, check_sources, load_training_data, source_of
+from .export import load_network_weights
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
 from .losses import bone_length_error, mpjpe, reprojection_error, velocity_error, weighted_trajectory_error
 from .model import ModelConfig, TemporalModel, TemporalModelOptimized, trajectory_config
@@ -170,12 +171,7 @@ class Trainer:
             for key in ("filter_widths", "channels", "causal"):
                 if saved[key] != asdict(self.config)[key]:
                     raise ValueError(f"{path} has {key}={saved[key]}, this run asks {asdict(self.config)[key]}")
-            arrays = network_weights(weights, net)
-            state = model.state_dict()
-            for name in state:
-                if not name.endswith("num_batches_tracked"):
-                    state[name] = torch.from_numpy(arrays[name].copy())
-            model.load_state_dict(state)
+            load_network_weights(model, weights, net)
         self.windows_seen, self.train_seconds = cumulative_training(metadata)
         logger.info("initialised from %s (%d windows, %.1f h of training before)", path, self.windows_seen,
                     self.train_seconds / 3600)
