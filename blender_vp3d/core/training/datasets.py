@@ -51,9 +51,9 @@ def check_sources(sources: list[str] | tuple[str, ...], allow_empty: bool = Fals
         raise ValueError(f"unknown training sources {unknown or list(sources)}; choose from {', '.join(SOURCES)}")
 
 
-def source_of(clip: Clip) -> str:
+def source_of(dataset: str) -> str:
     """``bandai`` or ``cmu`` for a clip's ``dataset`` (``bandai-1``, ``bandai-2``, ``cmu``)."""
-    return clip.dataset.split("-")[0]
+    return dataset.split("-")[0]
 
 
 def licence_text(sources: list[str] | tuple[str, ...]) -> str:

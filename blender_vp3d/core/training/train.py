@@ -348,7 +348,7 @@ def cumulative_training(metadata: dict) -> tuple[int, float]:
 
 def _dataset_shares(clips: list[Clip], config: TrainConfig) -> dict[str, float] | None:
     """Window shares per dataset: CMU gets ``cmu_share`` when both sources train, split by frames within."""
-    sources = {source_of(c) for c in clips}
+    sources = {source_of(c.dataset) for c in clips}
     if sources != {"bandai", "cmu"}:
         return None
     if not 0 < config.cmu_share < 1:
@@ -357,8 +357,8 @@ def _dataset_shares(clips: list[Clip], config: TrainConfig) -> dict[str, float] 
     for clip in clips:
         frames[clip.dataset] = frames.get(clip.dataset, 0) + clip.num_frames
     share = {"cmu": config.cmu_share, "bandai": 1 - config.cmu_share}
-    total = {s: sum(n for d, n in frames.items() if d.split("-")[0] == s) for s in share}
-    return {d: share[d.split("-")[0]] * n / total[d.split("-")[0]] for d, n in frames.items()}
+    total = {s: sum(n for d, n in frames.items() if source_of(d) == s) for s in share}
+    return {d: share[source_of(d)] * n / total[source_of(d)] for d, n in frames.items()}
 
 
 class _BatchStream(torch.utils.data.IterableDataset):
