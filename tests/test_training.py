@@ -170,3 +170,19 @@ def test_unlabeled_keypoint_files_fill_gaps_like_the_lifter(tmp_path):
     assert (sequence[20:25, 9, 2] == 0).all() and (sequence[40, :, 2] == 0).all()
     expected_x = (500 + 2 * t - 640) / 1000.0
     np.testing.assert_allclose(sequence[:, 9, 0], expected_x, atol=1e-9)  # linear motion: filling is exact
+
+
+def test_design_experiment_trains_each_setting_once_and_tables_it(tmp_path, bandai_split):
+    from blender_vp3d.core.training.design_experiment import run_design
+
+    base = _tiny("", steps_per_epoch=5, epochs=1, batch_size=16)
+    table = run_design(tmp_path, ["base", "cmu-only"], base)
+    rows = {r["run"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert rows["base"]["sources"] == ["bandai", "cmu"] and rows["cmu-only"]["sources"] == ["cmu"]
+    assert rows["cmu-only"]["bandai_noisy_mpjpe_mm"] > 0  # measured on Bandai without training on it
+    assert "| cmu-only | 9 | 48 | CMU |" in table
+    # finished runs are skipped: a second call trains nothing more
+    run_design(tmp_path, ["base"], base)
+    assert json.loads((tmp_path / "results.json").read_text())[0]["windows_seen"] == 5 * 16
+    with pytest.raises(ValueError, match="unknown runs"):
+        run_design(tmp_path, ["wide"], base)
