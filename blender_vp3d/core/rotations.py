@@ -60,5 +60,5 @@ def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
     zero = np.zeros_like(x)
     k = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
     a = angle[..., None]
-    eye = np.broadcast_to(np.eye(3), k.shape)
+    eye = np.broadcast_to(np.eye(3, dtype=k.dtype), k.shape)
     return eye + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)

@@ -22,6 +22,10 @@ turns mocap windows into what the lifter sees at run time:
 
 Inputs are undistorted normalised camera coordinates (x/z, y/z) plus confidence; targets are the H36M-17
 joints relative to the pelvis and the pelvis position, both in the camera frame (x right, y down, z forward).
+
+The arrays of a batch are float32 throughout (per-window parameters are drawn in float64 and cast): the
+generator is memory-bound and runs beside the training math on the same cores, and float32 halves its time
+(``benchmarks/training.py``, ``gen only``). Float32 keeps the normalised coordinates to about 1e-7.
 """
 
 from __future__ import annotations
@@ -47,9 +51,11 @@ FACE_OFFSETS_M = {
     "right_ear": (0.005, -0.055, -0.075),
 }
 # Relative noise per COCO joint (face keypoints are found precisely; hips least precisely).
-JOINT_NOISE_WEIGHT = np.array([0.6, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.6, 1.6, 1.2, 1.2, 1.3, 1.3])
+JOINT_NOISE_WEIGHT = np.array([0.6, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.6, 1.6, 1.2, 1.2, 1.3, 1.3],
+                              dtype=np.float32)
 IMAGE_SIZES = [(1920, 1080), (1280, 720), (3840, 2160), (1080, 1920), (720, 1280), (2160, 3840), (1440, 1080)]
 WORLD_UP = np.array([0.0, 1.0, 0.0])  # mocap worlds are Y up
+F32 = np.float32
 
 
 @dataclass
@@ -90,8 +96,8 @@ class ClipBank:
     def __init__(self, clips: list[Clip], dataset_shares: dict[str, float] | None = None):
         if not clips:
             raise ValueError("no clips")
-        self.joints = np.concatenate([c.joints for c in clips]).astype(np.float64)
-        self.head_axes = np.concatenate([c.head_axes for c in clips]).astype(np.float64)
+        self.joints = np.concatenate([c.joints for c in clips]).astype(F32)
+        self.head_axes = np.concatenate([c.head_axes for c in clips]).astype(F32)
         lengths = np.array([c.num_frames for c in clips])
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self.lengths = lengths
@@ -140,7 +146,7 @@ class SyntheticGenerator:
         and unknown intrinsics); ``detector_noise`` the detector-error model; ``flip`` left/right mirroring.
         Cameras are always random.
         """
-        joints, head_axes = joints.copy(), head_axes.copy()
+        joints, head_axes = joints.astype(F32), head_axes.astype(F32)  # copies
         if augment_body:
             joints = self._augment_skeleton(joints)
             joints, head_axes = self._augment_pose(joints, head_axes)
@@ -157,7 +163,21 @@ class SyntheticGenerator:
             poses[mirror] = poses[mirror][:, :, H36M17.flip_permutation()]
             poses[mirror, :, :, 0] *= -1
             trajectory[mirror, :, 0] *= -1
-        return Batch(inputs.astype(np.float32), poses.astype(np.float32), trajectory.astype(np.float32))
+        return Batch(inputs.astype(F32, copy=False), poses.astype(F32, copy=False), trajectory.astype(F32, copy=False))
+
+    # -- float32 draws --------------------------------------------------------------------------------
+    def _normal(self, scale, size) -> np.ndarray:
+        return self.rng.standard_normal(size, dtype=F32) * F32(scale)
+
+    def _uniform(self, low, high, size) -> np.ndarray:
+        return self.rng.uniform(low, high, size).astype(F32)
+
+    def _uniform_big(self, low: float, high: float, size) -> np.ndarray:
+        """Uniform draws for per-joint arrays, drawn directly in float32."""
+        return F32(low) + F32(high - low) * self.rng.random(size, dtype=F32)
+
+    def _rotation(self, max_deg: float, size: int) -> np.ndarray:
+        return random_rotation_small(self.rng, max_deg, size).astype(F32)
 
     # -- skeleton -------------------------------------------------------------------------------------
     def _augment_skeleton(self, joints: np.ndarray) -> np.ndarray:
@@ -170,11 +190,12 @@ class SyntheticGenerator:
         scale[:, H["left_hip"]] = scale[:, H["right_hip"]] = rng.uniform(*cfg.hip_width, size=b)
         scale[:, H["left_shoulder"]] = scale[:, H["right_shoulder"]] = rng.uniform(*cfg.shoulder_width, size=b)
         scale *= rng.uniform(*cfg.global_scale, size=(b, 1))
+        scale = scale.astype(F32)
         out = joints.copy()
         for child, parent in enumerate(H36M17.parents):
             if parent >= 0:
                 out[:, :, child] = out[:, :, parent] + scale[:, None, child, None] * (joints[:, :, child] - joints[:, :, parent])
-        shift = rng.uniform(*cfg.pelvis_shift, size=(b, 1, 1))
+        shift = self._uniform(*cfg.pelvis_shift, size=(b, 1, 1))
         out[:, :, 0] += shift * (out[:, :, H["spine"]] - out[:, :, 0])
         return out
 
@@ -214,7 +235,7 @@ class SyntheticGenerator:
                             ("left_hip", ("left_knee", "left_ankle")), ("right_hip", ("right_knee", "right_ankle"))):
             mask = rng.random(b) < cfg.limb_swing_prob
             if mask.any():
-                rotation = random_rotation_small(rng, cfg.limb_swing_deg, b)
+                rotation = self._rotation(cfg.limb_swing_deg, b)
                 self._rotate_about(joints, H[root], [H[c] for c in chain], rotation, mask)
         # Knees and elbows bent further in their current plane.
         frame = self._body_frame(joints, "left_hip", "right_hip")
@@ -232,8 +253,8 @@ class SyntheticGenerator:
             fallback = np.cross(a, fallback_sign * frame[..., 2])
             axis = normalize(np.where(weak, fallback, axis))
             current = np.degrees(np.arccos(np.clip((normalize(a) * normalize(c)).sum(-1), -1, 1)))
-            delta = rng.uniform(limits[0], 90, size=(b, 1))
-            delta = np.clip(current + delta, 0, limits[1]) - current
+            delta = self._uniform(limits[0], 90, size=(b, 1))
+            delta = np.clip(current + delta, F32(0), F32(limits[1])) - current
             rotation = axis_angle_to_matrix(axis * np.radians(delta)[..., None])
             moved = (rotation @ c[..., None])[..., 0] + joints[:, :, H[middle]]
             joints[mask, :, H[lower]] = moved[mask]
@@ -242,13 +263,13 @@ class SyntheticGenerator:
                                       "left_wrist", "right_shoulder", "right_elbow", "right_wrist")]
         mask = rng.random(b) < cfg.trunk_lean_prob
         if mask.any():
-            rotation = random_rotation_small(rng, cfg.trunk_lean_deg, b)
+            rotation = self._rotation(cfg.trunk_lean_deg, b)
             self._rotate_about(joints, 0, upper_body, rotation, mask)
             head_axes[mask] = rotation[mask][:, None] @ head_axes[mask]
         # Whole body tilted (lying down, floor work).
         mask = rng.random(b) < cfg.body_tilt_prob
         if mask.any():
-            rotation = random_rotation_small(rng, cfg.body_tilt_deg, b)
+            rotation = self._rotation(cfg.body_tilt_deg, b)
             self._rotate_about(joints, 0, list(range(1, H36M17.num_joints)), rotation, mask)
             head_axes[mask] = rotation[mask][:, None] @ head_axes[mask]
         return joints, head_axes
@@ -257,15 +278,15 @@ class SyntheticGenerator:
     def _detector_keypoints(self, joints: np.ndarray, head_axes: np.ndarray, augment: bool) -> np.ndarray:
         rng = self.rng
         b = len(joints)
-        out = np.zeros(joints.shape[:2] + (COCO17.num_joints, 3))
+        out = np.zeros(joints.shape[:2] + (COCO17.num_joints, 3), dtype=F32)
         for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
                      "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"):
             out[:, :, C[name]] = joints[:, :, H[name]]
-        head_size = rng.uniform(0.85, 1.15, size=(b, 1, 1)) if augment else np.ones((b, 1, 1))
+        head_size = self._uniform(0.85, 1.15, size=(b, 1, 1)) if augment else np.ones((b, 1, 1), F32)
         for name, offset in FACE_OFFSETS_M.items():
-            offset = np.broadcast_to(np.asarray(offset), (b, 3))
+            offset = np.broadcast_to(np.asarray(offset, dtype=F32), (b, 3))
             if augment:
-                offset = offset + rng.normal(0, 0.008, size=(b, 3))
+                offset = offset + self._normal(0.008, (b, 3))
             local = head_size[:, 0] * offset
             out[:, :, C[name]] = joints[:, :, H["neck_nose"]] + (head_axes @ local[:, None, :, None])[..., 0]
         # Detector hips and shoulders sit on the body surface: outward, up and forward of the joint centres.
@@ -276,7 +297,7 @@ class SyntheticGenerator:
             hi = np.array([outward[1], up[1], fwd[1]])
             for side, sign in zip(pair, (1.0, -1.0)):
                 offset = rng.uniform(lo, hi, size=(b, 3)) if augment else 0.5 * (lo + hi)[None].repeat(b, 0)
-                offset = offset * np.array([sign, 1.0, 1.0])
+                offset = (offset * np.array([sign, 1.0, 1.0])).astype(F32)
                 out[:, :, C[side]] += (frame @ offset[:, None, :, None])[..., 0]
         return out
 
@@ -293,7 +314,7 @@ class SyntheticGenerator:
         # Distance from how tall the subject appears: 25-95% of the image height.
         body_height = np.ptp(keypoints[..., 1], axis=-1).max(axis=1) + 0.1
         fill = rng.uniform(0.25, 0.95, size=b)
-        distance = np.clip(focal * body_height / (fill * height), 1.5, 25.0)
+        distance = np.clip(focal * body_height / (fill * height), 1.5, 25.0)  # float64 from here: per window
         yaw = rng.uniform(0, 2 * np.pi, size=b)
         pitch = np.radians(rng.uniform(-10, 35, size=b))
         target = joints[:, :, 0].mean(axis=1) + np.stack([np.zeros(b), rng.uniform(-0.3, 0.3, b), np.zeros(b)], -1)
@@ -310,7 +331,8 @@ class SyntheticGenerator:
         tilt = rng.uniform(-0.4, 0.4, b) * half_fov_y
         roll = np.radians(np.clip(rng.normal(0, 3, b), -10, 10))
         offset = axis_angle_to_matrix(np.stack([tilt, pan, roll], -1))
-        rotation = offset @ rotation
+        rotation = (offset @ rotation).astype(F32)
+        position = position.astype(F32)
 
         def to_camera(points):
             return (points - position[:, None, None]) @ rotation.transpose(0, 2, 1)[:, None]
@@ -320,12 +342,12 @@ class SyntheticGenerator:
         # until everything is at least 1 m in front of it, then, where a window's motion leaves the image,
         # back along its axis until it fits (at most doubling the distance per step, 25 m at most).
         def push_back(amount: np.ndarray) -> None:
-            cam_joints[..., 2] += amount[:, None, None]
-            cam_keypoints[..., 2] += amount[:, None, None]
+            cam_joints[..., 2] += amount[:, None, None].astype(F32)
+            cam_keypoints[..., 2] += amount[:, None, None].astype(F32)
 
         nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), cam_keypoints[..., 2].min(axis=(1, 2)))
         push_back(np.maximum(0.0, 1.0 - nearest))
-        half_extent = np.stack([width, height], -1)[:, None, None] / (2 * focal[:, None, None, None])
+        half_extent = (np.stack([width, height], -1)[:, None, None] / (2 * focal[:, None, None, None])).astype(F32)
         for _ in range(4):
             depth = cam_keypoints[..., 2:3]
             overflow = (np.abs(cam_keypoints[..., :2] / depth) / half_extent).max(axis=(1, 2, 3))
@@ -352,7 +374,7 @@ class SyntheticGenerator:
             pixels = (distorted + (xy - inside)) * focal[:, None, None, None]
             pixels = pixels + centre_shift[:, None, None]
             default_focal = long_side * DEFAULT_FOCAL_35MM / 36.0
-            assumed = pixels / default_focal[:, None, None, None]
+            assumed = (pixels / default_focal[:, None, None, None]).astype(F32)
             xy = np.where(known[:, None, None, None], xy, assumed)
             focal_ratio = np.where(known, 1.0, default_focal / focal)
         # Pixel noise is modelled relative to the person's size below; this is the camera's share only.
@@ -362,33 +384,35 @@ class SyntheticGenerator:
     def _detector_errors(self, xy: np.ndarray, augment: bool) -> np.ndarray:
         rng, cfg = self.rng, self.config
         b, length, joints, _ = xy.shape
-        confidence = np.ones((b, length, joints))
+        confidence = np.ones((b, length, joints), F32)
         if not augment:
             return np.concatenate([xy, confidence[..., None]], axis=-1)
         size = np.ptp(xy[..., 1], axis=-1).mean(axis=1)[:, None, None, None] + 1e-6
-        level = rng.uniform(0, cfg.max_noise, size=(b, 1, 1, 1))
-        weight = JOINT_NOISE_WEIGHT[None, None, :, None]
-        noise = rng.normal(0, 1, xy.shape) * 0.012 * level * weight * size
+        level = self._uniform(0, cfg.max_noise, size=(b, 1, 1, 1))
+        scaled = level * JOINT_NOISE_WEIGHT[None, None, :, None] * size  # per window and joint
+        noise = self._normal(0.012, xy.shape) * scaled
         # Temporally correlated drift: AR(1) with correlation 0.9, unit stationary variance.
-        drift = np.zeros_like(xy)
-        innovations = rng.normal(0, np.sqrt(1 - 0.9**2), xy.shape)
-        drift[:, 0] = rng.normal(0, 1, (b, joints, 2))
+        drift = np.empty_like(xy)
+        innovations = self._normal(np.sqrt(1 - 0.9**2), xy.shape)
+        drift[:, 0] = self._normal(1.0, (b, joints, 2))
         for t in range(1, length):
-            drift[:, t] = 0.9 * drift[:, t - 1] + innovations[:, t]
-        noise += drift * 0.015 * level * weight * size
-        noise += rng.normal(0, 0.01, (b, 1, joints, 2)) * level * weight * size  # systematic per window
+            np.multiply(drift[:, t - 1], F32(0.9), out=drift[:, t])
+            drift[:, t] += innovations[:, t]
+        noise += drift * (F32(0.015) * scaled)
+        noise += self._normal(0.01, (b, 1, joints, 2)) * scaled  # systematic per window
         error = np.linalg.norm(noise, axis=-1)
-        confidence = np.clip(0.95 - error / (0.1 * size[..., 0]) + rng.normal(0, 0.05, error.shape), 0.05, 1.0)
+        confidence = np.clip(F32(0.95) - error / (F32(0.1) * size[..., 0]) + self._normal(0.05, error.shape),
+                             F32(0.05), F32(1.0))
         # Outliers: a joint jumps far, with middling confidence.
-        outlier = rng.random((b, length, joints)) < 0.02 * level[..., 0]
-        jump = normalize(rng.normal(0, 1, xy.shape)) * rng.uniform(0.1, 0.4, (b, length, joints, 1)) * size
+        outlier = self.rng.random((b, length, joints), dtype=F32) < F32(0.02) * level[..., 0]
+        jump = normalize(self._normal(1.0, xy.shape)) * self._uniform_big(0.1, 0.4, (b, length, joints, 1)) * size
         noise = np.where(outlier[..., None], jump, noise)
-        confidence = np.where(outlier, rng.uniform(0.1, 0.6, outlier.shape), confidence)
+        confidence = np.where(outlier, self._uniform_big(0.1, 0.6, outlier.shape), confidence)
         # Missing joints: confidence 0, position roughly interpolated (the lifter fills gaps the same way).
-        missing = rng.random((b, length, joints)) < 0.03 * level[..., 0]
-        missing |= (rng.random((b, length, 1)) < 0.01 * level[..., 0])
-        noise = np.where(missing[..., None], rng.normal(0, 0.05, xy.shape) * size, noise)
-        confidence = np.where(missing, 0.0, confidence)
+        missing = self.rng.random((b, length, joints), dtype=F32) < F32(0.03) * level[..., 0]
+        missing |= (self.rng.random((b, length, 1), dtype=F32) < F32(0.01) * level[..., 0])
+        noise = np.where(missing[..., None], self._normal(0.05, xy.shape) * size, noise)
+        confidence = np.where(missing, F32(0.0), confidence)
         # Some sources give no confidence at all.
         no_conf = rng.random(b) < cfg.no_confidence_prob
         confidence[no_conf] = 1.0
