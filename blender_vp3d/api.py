@@ -9,21 +9,22 @@
     actions = api.capture_folder("/videos", rig, pattern="*.mp4")       # one action per clip
     actions = api.retarget("/videos/walk.npz", [rig, other_rig])          # no detection re-run
 
-Detection and lifting run in a child process (``python -m blender_vp3d capture ... --json-progress``, see
-:class:`CaptureJob`), so Blender's own interpreter never loads OpenCV or LiteRT and a crash there cannot take
-Blender down; the keys are written here, on the calling (main) thread. Any failure raises :class:`CaptureError`
-(a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and leaves the file as it was:
-no new action, no changed pose.
+Detection and lifting run in a child process (``python -m blender_vp3d capture ... --settings FILE.json
+--json-progress``, see :class:`CaptureJob`), so Blender's own interpreter never loads OpenCV or LiteRT and a crash
+there cannot take Blender down; the settings go to it as one JSON document and its summary (tracks, coverage,
+timings) comes back as its last JSON line. The keys are written here, on the calling (main) thread. Any failure
+raises :class:`CaptureError` (a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and
+leaves the file as it was: no new action, no changed pose.
 
 Settings (keyword arguments):
 
-- capture: the fields of :class:`blender_vp3d.core.capture.CaptureSettings` (``detector``, ``start``, ``end``,
-  ``stride``, ``smoothing``, ``focal_px``, ``focal_mm``, ``sensor_mm``, ``height_m``, ``foot_lock``,
-  ``refine``, ``face_viewer``, ``track_id``, ``workers``, ``use_cache``, ``model``, ``detectron2_config``,
-  ``detectron2_weights``);
-- retargeting: ``mapping`` (a ``BoneMapping``, a preset key such as ``"rigify_metarig"``, a mapping ``.json``
-  file, or None to detect), ``in_place`` (no root motion), ``action_name``, ``frame_start`` (scene frame of the
-  first key).
+- capture: the fields of :class:`blender_vp3d.core.settings.CaptureSettings` (``start``, ``end`` (video
+  frames), ``stride``, ``detector``, ``smoothing``, ``foot_lock``, ``in_place``, ``height_m``, ``focal_px``,
+  ``focal_mm``, ``sensor_mm``, ``refine``, ``rigid_bones``, ``face_viewer``, ``track_id``, ``workers``,
+  ``use_cache``, ``model``, ``detectron2_config``, ``detectron2_weights``);
+- retargeting (:class:`RetargetOptions`): ``mapping`` (a ``BoneMapping``, a preset key such as
+  ``"rigify_metarig"``, a mapping ``.json`` file, or None to detect), ``action_name``, ``frame_start`` (the scene
+  frame of the first key); :func:`retarget` also takes ``in_place``.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .core.capture import CaptureSettings, ProgressEvent
+from .core.capture import CaptureSummary, ProgressEvent
+from .core.settings import DETECTORS, CaptureSettings
 
 if TYPE_CHECKING:
     import bpy
@@ -57,8 +59,6 @@ logger = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 """This package's folder. Its name is the module the child process runs (``blender_vp3d``, the extension id)."""
 
-RETARGET_OPTIONS = ("mapping", "in_place", "action_name", "frame_start")
-_CAPTURE_FIELDS = tuple(f.name for f in fields(CaptureSettings))
 
 
 class CaptureError(ValueError):
@@ -163,42 +163,55 @@ def _pip_install(wheel_prefix: str, requirement: str) -> str:
     return f'"{sys.executable}" -m pip install "{found[-1] if found else requirement}"'
 
 
-def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings: CaptureSettings) -> list[str]:
-    """The child's command line for ``settings`` (``sys.executable`` is Blender's Python, or the venv's)."""
-    s = settings
-    if not s.rigid_bones:
-        raise CaptureError("rigid_bones=False is not available through the command line")
-    args = [sys.executable, "-m", PACKAGE_DIR.name, "capture", str(Path(video).resolve()), "-o", str(out),
-            "--json-progress", "--detector", s.detector, "--start", str(s.start), "--stride", str(s.stride),
-            "--smooth", s.smoothing, "--workers", str(s.workers)]
-    if s.end is not None:
-        args += ["--end", str(s.end)]
-    for flag, value in (("--focal-px", s.focal_px), ("--focal-mm", s.focal_mm), ("--sensor-mm", s.sensor_mm),
-                        ("--height-m", s.height_m), ("--track", s.track_id), ("--model", s.model),
-                        ("--detectron2-config", s.detectron2_config),
-                        ("--detectron2-weights", s.detectron2_weights)):
-        if value is not None:
-            args += [flag, str(value)]
-    args += [flag for flag, on in (("--no-foot-lock", not s.foot_lock), ("--no-refine", not s.refine),
-                                   ("--in-place", s.in_place), ("--keep-facing", not s.face_viewer),
-                                   ("--no-cache", not s.use_cache)) if on]
-    return args
+def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings_file: str | os.PathLike) -> list[str]:
+    """The child's command line (``sys.executable`` is Blender's Python, or the venv's); the settings travel
+    as one JSON document in ``settings_file``."""
+    return [sys.executable, "-m", PACKAGE_DIR.name, "capture", str(Path(video).resolve()), "-o", str(out),
+            "--json-progress", "--settings", str(settings_file)]
+
+
+@dataclass(frozen=True)
+class RetargetOptions:
+    """How a motion goes onto a rig (see :func:`blender_vp3d.retarget.apply_motion`).
+
+    mapping:     a ``BoneMapping``, a preset key such as ``"rigify_metarig"``, a mapping ``.json`` file, or None
+                 to detect the preset from the bone names.
+    in_place:    no root motion (for a motion file captured with it; a capture's own ``in_place`` setting
+                 already keeps the pelvis in place).
+    frame_start: the scene frame of the motion's first frame (the video's frame range is the capture's
+                 ``start``/``end``).
+    """
+
+    mapping: Any = None
+    in_place: bool = False
+    action_name: str | None = None
+    frame_start: int = 1
+
+
+RETARGET_OPTIONS = tuple(f.name for f in fields(RetargetOptions))
 
 
 class CaptureJob:
-    """One capture running in a child process; never blocks the caller.
+    """One capture of ``video`` onto ``armature``: the child process, then the keys. Never blocks the caller.
 
-    ``start()`` launches it, ``poll()`` returns the progress events that arrived since the last call (read by a
-    thread, so a slow child never stalls Blender's UI), ``finished``/``result_path()`` tell the outcome, and
-    ``cancel()`` kills the child. ``close()`` removes the temporary folder of the motion file.
+    Made, it has checked the video and that the mapping fits the rig (before any slow work). ``start()``
+    launches the child, ``poll()`` returns the progress events that arrived since the last call (read by a
+    thread, so a slow child never stalls Blender's UI), ``finished`` says the child ended, ``apply()`` keys the
+    motion into a new action (the scene is left as it was when that fails), ``cancel()`` kills the child and
+    ``close()`` removes the temporary folder. ``summary`` holds what the child reported once it finished.
     """
 
-    def __init__(self, video: str | os.PathLike, settings: CaptureSettings):
-        settings.validate()
+    def __init__(self, video: str | os.PathLike, armature: bpy.types.Object, settings: CaptureSettings,
+                 options: RetargetOptions | None = None):
         self.video = Path(video)
         if not self.video.is_file():
             raise CaptureError(f"video not found: {video}")
-        self.settings = settings
+        self.armature_name = armature.name
+        options = options or RetargetOptions()
+        # Resolved once here: a wrong rig fails now, not after the detector ran.
+        self.options = replace(options, mapping=resolve_target(armature, options.mapping),
+                               action_name=options.action_name or self.video.stem)
+        self.settings = _absolute_paths(settings)
         self._tmp = Path(tempfile.mkdtemp(prefix="vp3d_capture_"))
         self.motion_path = self._tmp / f"{self.video.stem}.npz"
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -206,14 +219,16 @@ class CaptureJob:
         self._process: subprocess.Popen[str] | None = None
         self._threads: list[threading.Thread] = []
         self.cancelled = False
-        self.last: ProgressEvent = ProgressEvent("start", 0, 1, "starting")
+        self.summary: CaptureSummary | None = None
 
     def start(self) -> CaptureJob:
         problem = runtime_problem(self.settings.detector)
         if problem is not None:
             raise CaptureError(f"cannot capture {self.video.name}: {problem}")
-        command = capture_command(self.video, self.motion_path, self.settings)
-        logger.info("capture: %s", " ".join(command))
+        settings_file = self._tmp / "settings.json"
+        settings_file.write_text(self.settings.to_json(), encoding="utf-8")
+        command = capture_command(self.video, self.motion_path, settings_file)
+        logger.info("capture: %s with %s", " ".join(command), self.settings.to_json())
         # cwd: the package's parent, so a folder of the same name in the user's cwd never shadows it.
         self._process = subprocess.Popen(command, cwd=str(PACKAGE_DIR.parent), env=child_environment(),
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -238,7 +253,7 @@ class CaptureJob:
             self._stderr.append(line.rstrip())
 
     def poll(self) -> list[ProgressEvent]:
-        """Progress events received since the last call (the final ``result`` line is kept aside)."""
+        """Progress events received since the last call (the final ``result`` line becomes ``summary``)."""
         events = []
         while True:
             try:
@@ -246,12 +261,10 @@ class CaptureJob:
             except queue.Empty:
                 break
             if data.get("stage") == "result":
-                self.summary = data
+                self.summary = CaptureSummary.from_dict(data)
                 continue
-            event = ProgressEvent(str(data.get("stage", "")), int(data.get("done", 0)), int(data.get("total", 1)),
-                                  str(data.get("message", "")), data.get("eta_s"))
-            events.append(event)
-            self.last = event
+            events.append(ProgressEvent(str(data.get("stage", "")), int(data.get("done", 0)),
+                                        int(data.get("total", 1)), str(data.get("message", "")), data.get("eta_s")))
         return events
 
     @property
@@ -291,6 +304,29 @@ class CaptureJob:
                 progress(event)
         return self.result_path()
 
+    def apply(self) -> bpy.types.Action:
+        """Key the finished capture onto the armature as a new action (returned); raises CaptureError or
+        RetargetError, the scene then unchanged."""
+        import bpy
+
+        armature = bpy.data.objects.get(self.armature_name)
+        if armature is None:
+            raise CaptureError(f"the armature {self.armature_name!r} is gone")
+        return apply_file(self.result_path(), armature, self.options)
+
+    def run(self, progress: Callable[[ProgressEvent], None] | None = None,
+            should_cancel: Callable[[], bool] | None = None,
+            motion_out: str | os.PathLike | None = None) -> bpy.types.Action:
+        """The whole job, blocking: start, wait, keep the motion file at ``motion_out`` if given, apply, close."""
+        try:
+            self.start()
+            path = self.wait(progress, should_cancel)
+            if motion_out is not None:
+                shutil.copyfile(path, motion_out)
+            return self.apply()
+        finally:
+            self.close()
+
     def cancel(self) -> None:
         """Kill the child (terminate, then kill after 3 s); the motion file is never read."""
         self.cancelled = True
@@ -309,22 +345,33 @@ class CaptureJob:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
+def _absolute_paths(settings: CaptureSettings) -> CaptureSettings:
+    """The settings with their file paths made absolute: the child runs in another folder."""
+    paths = {name: str(Path(value).resolve()) for name in ("model", "detectron2_config", "detectron2_weights")
+             if (value := getattr(settings, name)) is not None}
+    if settings.detector not in DETECTORS:
+        paths["detector"] = str(Path(settings.detector).resolve())
+    return replace(settings, **paths)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Settings and retargeting
 
 
-def split_settings(settings: dict[str, Any]) -> tuple[CaptureSettings, dict[str, Any]]:
-    """Keyword settings -> (CaptureSettings, retarget options); TypeError naming an unknown one."""
-    unknown = sorted(set(settings) - set(_CAPTURE_FIELDS) - set(RETARGET_OPTIONS))
+def split_settings(settings: dict[str, Any]) -> tuple[CaptureSettings, RetargetOptions]:
+    """Keyword settings -> (CaptureSettings, RetargetOptions); TypeError naming an unknown one, CaptureError for
+    a bad value. ``in_place`` is the capture's (the world alignment keeps the pelvis in place)."""
+    capture_fields = [f.name for f in fields(CaptureSettings)]
+    unknown = sorted(set(settings) - set(capture_fields) - set(RETARGET_OPTIONS))
     if unknown:
         raise TypeError(f"unknown capture setting(s): {', '.join(unknown)}; known: "
-                        f"{', '.join(_CAPTURE_FIELDS + RETARGET_OPTIONS)}")
-    capture_settings = CaptureSettings(**{k: v for k, v in settings.items() if k in _CAPTURE_FIELDS})
+                        f"{', '.join(capture_fields + [o for o in RETARGET_OPTIONS if o != 'in_place'])}")
     try:
-        capture_settings.validate()
+        capture_settings = CaptureSettings(**{k: v for k, v in settings.items() if k in capture_fields})
     except ValueError as exc:
         raise CaptureError(str(exc)) from None
-    return capture_settings, {k: v for k, v in settings.items() if k in RETARGET_OPTIONS}
+    options = RetargetOptions(**{k: v for k, v in settings.items() if k in RETARGET_OPTIONS and k != "in_place"})
+    return capture_settings, options
 
 
 def resolve_target(armature: bpy.types.Object | None, mapping: BoneMapping | str | os.PathLike | None = None
@@ -342,23 +389,24 @@ def resolve_target(armature: bpy.types.Object | None, mapping: BoneMapping | str
     return resolve_mapping(armature, mapping)  # type: ignore[arg-type]
 
 
-def apply_file(motion_path: str | os.PathLike, armature: bpy.types.Object, *, mapping: Any = None,
-               in_place: bool = False, action_name: str | None = None, frame_start: int = 1) -> bpy.types.Action:
+def apply_file(motion_path: str | os.PathLike, armature: bpy.types.Object,
+               options: RetargetOptions | None = None) -> bpy.types.Action:
     """Load a motion file and key it onto ``armature``; on failure the new action and the pose are undone."""
     import bpy
 
     from .core.motion import Motion
     from .retarget import apply_motion
 
-    bone_map = resolve_target(armature, mapping)
+    options = options or RetargetOptions()
+    bone_map = resolve_target(armature, options.mapping)
     motion = Motion.load(motion_path)
     before = set(bpy.data.actions)
     anim = armature.animation_data
     old_action = anim.action if anim is not None else None
     pose = {b.name: b.matrix_basis.copy() for b in armature.pose.bones}
     try:
-        return apply_motion(armature, motion, mapping=bone_map, in_place=in_place, action_name=action_name,
-                            frame_start=frame_start)
+        return apply_motion(armature, motion, mapping=bone_map, in_place=options.in_place,
+                            action_name=options.action_name, frame_start=options.frame_start)
     except BaseException:
         for action in set(bpy.data.actions) - before:
             bpy.data.actions.remove(action)
@@ -384,18 +432,7 @@ def capture(video: str | os.PathLike, armature: bpy.types.Object, *,
     motion_out:    also keep the motion file (``.npz``) there, for :func:`retarget` later.
     settings:      see the module docstring. Raises CaptureError / RetargetError; the file is then unchanged.
     """
-    capture_settings, options = split_settings(settings)
-    resolve_target(armature, options.get("mapping"))  # a wrong rig fails now, not after the detector ran
-    job = CaptureJob(video, capture_settings)
-    try:
-        job.start()
-        path = job.wait(progress, should_cancel)
-        if motion_out is not None:
-            shutil.copyfile(path, motion_out)
-        options.setdefault("action_name", Path(video).stem)
-        return apply_file(path, armature, **options)
-    finally:
-        job.close()
+    return CaptureJob(video, armature, *split_settings(settings)).run(progress, should_cancel, motion_out)
 
 
 def capture_folder(folder: str | os.PathLike, armature: bpy.types.Object, pattern: str = "*.mp4",
@@ -423,12 +460,13 @@ def retarget(motion_path: str | os.PathLike, armatures: Iterable[bpy.types.Objec
     No detection or lifting runs. ``options``: ``mapping``, ``in_place``, ``action_name``, ``frame_start``.
     Every armature is checked before any is keyed, so a bad one leaves all of them unchanged.
     """
-    unknown = sorted(set(options) - set(RETARGET_OPTIONS))
-    if unknown:
-        raise TypeError(f"unknown retarget option(s): {', '.join(unknown)}; known: {', '.join(RETARGET_OPTIONS)}")
     targets: Sequence[Any] = [armatures] if hasattr(armatures, "type") else list(armatures)  # type: ignore[list-item]
     if not Path(motion_path).is_file():
         raise CaptureError(f"motion file not found: {motion_path}")
+    unknown = sorted(set(options) - set(RETARGET_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown retarget option(s): {', '.join(unknown)}; known: {', '.join(RETARGET_OPTIONS)}")
+    retarget_options = RetargetOptions(**options)
     for armature in targets:
-        resolve_target(armature, options.get("mapping"))
-    return [apply_file(motion_path, armature, **options) for armature in targets]
+        resolve_target(armature, retarget_options.mapping)
+    return [apply_file(motion_path, armature, retarget_options) for armature in targets]

@@ -22,6 +22,7 @@ bpy = pytest.importorskip("bpy")
 import blender_vp3d  # noqa: E402
 from blender_vp3d import api  # noqa: E402
 from blender_vp3d.addon.operators import ModalCapture, VP3D_OT_capture  # noqa: E402
+from blender_vp3d.core.settings import CaptureSettings  # noqa: E402
 from blender_vp3d.retarget.keyframes import action_fcurves as fcurves_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +104,7 @@ def test_capture_operator_keys_the_metarig(metarig, cam01):
 
 def test_operator_takes_panel_settings(metarig, cam01):
     props = bpy.context.scene.vp3d
-    props.video_path, props.frame_start, props.frame_end, props.root_motion = cam01, 10, 40, False
+    props.video_path, props.start, props.end, props.in_place = cam01, 10, 40, True
     assert bpy.ops.vp3d.capture() == {"FINISHED"}
     curves = fcurves_of(metarig.animation_data.action, metarig)
     assert {len(c.keyframe_points) for c in curves} == {30}
@@ -145,7 +146,7 @@ def test_cancel_through_api_leaves_no_action(metarig, cam01, tmp_path, monkeypat
 def test_modal_escape_kills_child_and_leaves_scene(metarig, cam01, tmp_path, monkeypatch):
     monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))
     before = snapshot()
-    run = ModalCapture(cam01, metarig.name, {"in_place": False})
+    run = ModalCapture(api.CaptureJob(cam01, metarig, CaptureSettings(in_place=False)))
     run.start(bpy.context)
     assert bpy.context.scene.vp3d.running
     assert run.step(bpy.context, "TIMER") == {"RUNNING_MODAL"}
@@ -159,7 +160,7 @@ def test_operator_cancel_by_blender_kills_child(metarig, cam01, tmp_path, monkey
     """Blender calling ``cancel`` (file loaded, window closed) with no timer yet: the child dies, scene unchanged."""
     monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))
     before = snapshot()
-    run = ModalCapture(cam01, metarig.name, {})
+    run = ModalCapture(api.CaptureJob(cam01, metarig, CaptureSettings()))
     run.start(bpy.context)
     process = run.job._process
     operator = SimpleNamespace(_timer=None, _run=run)
@@ -194,7 +195,7 @@ def test_runtime_problem_names_the_missing_library(monkeypatch):
 
 
 def test_modal_runs_to_the_end(metarig, cam01):
-    run = ModalCapture(cam01, metarig.name, {})
+    run = ModalCapture(api.CaptureJob(cam01, metarig, CaptureSettings()))
     run.start(bpy.context)
     result = {"RUNNING_MODAL"}
     for _ in range(6000):
@@ -265,7 +266,7 @@ INSTALL_SCRIPT = textwrap.dedent("""
     bpy.ops.preferences.addon_enable(module="rigify")
     bpy.ops.object.armature_human_metarig_add()
     rig = bpy.context.active_object
-    result = bpy.ops.vp3d.capture(filepath=video, frame_end=30)
+    result = bpy.ops.vp3d.capture(filepath=video, end=30)
     from bl_ext.user_default.blender_vp3d import api
     from bl_ext.user_default.blender_vp3d.retarget.keyframes import action_fcurves
     action = rig.animation_data.action

@@ -62,8 +62,24 @@ def test_capture_writes_motion_bvh_preview_and_json_progress(tmp_path, sample_vi
     assert preview.exists() and preview.with_suffix(".png").exists()
     assert cv2.VideoCapture(str(preview)).get(cv2.CAP_PROP_FRAME_COUNT) == 100
     # the second run reuses the cached detections
-    again = run_cli("capture", str(video), "-o", str(tmp_path / "again.npz"), "--json-progress", cache=tmp_path / "cache")
-    assert json.loads(again.stdout.splitlines()[-1])["detections_cached"] is True
+    # ... and settings given as one JSON document (as the add-on sends them) replace the flags, all of them
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"rigid_bones": False, "in_place": True}))
+    again = run_cli("capture", str(video), "-o", str(tmp_path / "again.npz"), "--json-progress", "--settings",
+                    str(settings), "--in-place", cache=tmp_path / "cache")
+    assert again.returncode == 0, again.stderr[-2000:]
+    summary = json.loads(again.stdout.splitlines()[-1])
+    assert summary["detections_cached"] is True and summary["frames"] == 100 and len(summary["tracks"]) == 1
+    assert set(summary["timings_s"]) == {"detect", "lift", "clean"}
+    free = Motion.load(tmp_path / "again.npz")
+    assert free.settings["rigid_bones"] is False and free.settings["in_place"] is True
+    upper_arm = lambda m: np.linalg.norm(m.joints[:, 12] - m.joints[:, 11], axis=-1)  # noqa: E731  (elbow - shoulder)
+    assert upper_arm(free).std() > 1e-5 > 1e-9 > upper_arm(motion).std()
+    assert np.ptp(free.trajectory[:, :2], axis=0).max() < 1e-9 < np.ptp(motion.trajectory[:, :2], axis=0).max()
+    settings.write_text(json.dumps({"smoothness": "high"}))
+    bad = run_cli("capture", str(video), "-o", str(tmp_path / "bad.npz"), "--settings", str(settings),
+                  cache=tmp_path / "cache")
+    assert bad.returncode == 2 and "unknown capture setting(s): smoothness" in bad.stderr
     assert any("blazepose" in e.get("message", "") for e in events)
 
 

@@ -10,14 +10,14 @@ the whole capture is one undo step. In background mode, or called from a script 
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import StringProperty
 
 from .. import api
-from .properties import DETECTOR_ITEMS, SMOOTHING_ITEMS
+from ..core.settings import UI_FIELDS
+from .properties import capture_properties, capture_settings
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
@@ -25,11 +25,6 @@ else:
     OperatorReturnItems = str
 
 logger = logging.getLogger(__name__)
-
-# Operator property -> the scene setting it defaults to (scene.vp3d.<name>).
-SETTINGS = ("frame_start", "frame_end", "detector", "smoothing", "foot_lock", "root_motion", "subject_height",
-            "focal_mm", "sensor_mm", "mapping", "mapping_file")
-
 
 def scene_settings(context: bpy.types.Context) -> Any:
     """``context.scene.vp3d`` (the 4.2 stubs type Context members oddly; this keeps the checker quiet)."""
@@ -51,8 +46,8 @@ def find_armature(context: bpy.types.Context, name: str = "") -> bpy.types.Objec
     return obj
 
 
-def settings_from(values: dict[str, Any]) -> dict[str, Any]:
-    """Operator/panel values -> keyword settings of :func:`api.capture`."""
+def retarget_options(values: dict[str, Any]) -> api.RetargetOptions:
+    """The panel's or operator's ``mapping`` (AUTO, a preset key or CUSTOM) and ``mapping_file``."""
     mapping: Any = None
     if values["mapping"] == "CUSTOM":
         if not values["mapping_file"]:
@@ -60,41 +55,28 @@ def settings_from(values: dict[str, Any]) -> dict[str, Any]:
         mapping = bpy.path.abspath(values["mapping_file"])
     elif values["mapping"] not in ("", "AUTO"):
         mapping = values["mapping"]
-    focal = values["focal_mm"] > 0
-    return {
-        "start": values["frame_start"], "end": values["frame_end"] or None, "detector": values["detector"],
-        "smoothing": values["smoothing"], "foot_lock": values["foot_lock"],
-        "height_m": values["subject_height"] or None,
-        "focal_mm": values["focal_mm"] if focal else None, "sensor_mm": values["sensor_mm"] if focal else None,
-        "mapping": mapping, "in_place": not values["root_motion"],
-    }
+    return api.RetargetOptions(mapping=mapping)
 
 
 class ModalCapture:
-    """The interactive run: a child process polled from a timer. Plain Python so tests can drive it.
+    """The interactive run of an :class:`api.CaptureJob`, polled from a timer. Plain Python so tests can drive it.
 
-    ``start`` checks the rig and launches the job; ``step(context, event_type)`` handles one event and returns
-    the operator's result (``RUNNING_MODAL`` / ``PASS_THROUGH`` / ``FINISHED`` / ``CANCELLED``); ``error`` holds the
-    message when it failed.
+    ``start`` launches the job; ``step(context, event_type)`` handles one event and returns the operator's result
+    (``RUNNING_MODAL`` / ``PASS_THROUGH`` / ``FINISHED`` / ``CANCELLED``); ``error`` holds the message when it
+    failed, ``action`` the new action when it finished.
     """
 
-    def __init__(self, video: str, armature_name: str, settings: dict[str, Any]):
-        self.video = video
-        self.armature_name = armature_name
-        self.settings = dict(settings)
-        self.job: api.CaptureJob | None = None
+    def __init__(self, job: api.CaptureJob):
+        self.job = job
         self.error = ""
         self.action: bpy.types.Action | None = None
 
     def start(self, context: bpy.types.Context) -> None:
-        capture_settings, self.options = api.split_settings(self.settings)
-        api.resolve_target(bpy.data.objects[self.armature_name], self.options.get("mapping"))
-        self.job = api.CaptureJob(self.video, capture_settings).start()
+        self.job.start()
         props = scene_settings(context)
         props.running, props.cancel_requested, props.progress, props.status = True, False, 0.0, "starting"
 
     def step(self, context: bpy.types.Context, event_type: str) -> set[OperatorReturnItems]:
-        assert self.job is not None
         props = scene_settings(context)
         if event_type == "ESC" or props.cancel_requested:
             self.finish(context, "cancelled")
@@ -110,19 +92,17 @@ class ModalCapture:
         if not self.job.finished:
             return {"RUNNING_MODAL"}
         try:
-            path = self.job.result_path()
-            self.action = api.apply_file(path, bpy.data.objects[self.armature_name], **self.options)
+            self.action = self.job.apply()
         except (ValueError, OSError, KeyError) as exc:
             self.error = _one_line(exc)
             self.finish(context, self.error)
             return {"CANCELLED"}
         _extend_frame_range(scene_settings(context).id_data, self.action)
-        self.finish(context, f"captured into action {self.action.name!r}")
+        self.finish(context, _captured(self.action, self.job))
         return {"FINISHED"}
 
     def finish(self, context: bpy.types.Context, status: str) -> None:
-        if self.job is not None:
-            self.job.close()
+        self.job.close()
         props = scene_settings(context)
         props.running, props.cancel_requested, props.status = False, False, status
         props.progress = 1.0 if self.action is not None else 0.0
@@ -139,15 +119,6 @@ class VP3D_OT_capture(bpy.types.Operator):
     filepath: StringProperty(name="Video", subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
     armature: StringProperty(name="Armature", description="Object name; empty: the panel's target or the active object",  # type: ignore[valid-type]
                              options={"SKIP_SAVE"})
-    frame_start: IntProperty(name="First Frame", min=0, options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    frame_end: IntProperty(name="End Frame", min=0, description="0: to the end", options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS, options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="savgol", options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    foot_lock: BoolProperty(name="Foot Lock", default=True, options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    root_motion: BoolProperty(name="Root Motion", default=True, options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    subject_height: FloatProperty(name="Subject Height", min=0.0, unit="LENGTH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    focal_mm: FloatProperty(name="Focal Length (mm)", min=0.0, options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    sensor_mm: FloatProperty(name="Sensor Width (mm)", min=1.0, default=36.0, options={"SKIP_SAVE"})  # type: ignore[valid-type]
     mapping: StringProperty(name="Bone Mapping", description="AUTO, a preset key (rigify_metarig, rigify, mixamo, "  # type: ignore[valid-type]
                             "vp3d_bvh) or CUSTOM", options={"SKIP_SAVE"})
     mapping_file: StringProperty(name="Mapping File", subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
@@ -160,39 +131,33 @@ class VP3D_OT_capture(bpy.types.Operator):
         props = getattr(context.scene, "vp3d", None)
         return props is not None and not props.running
 
-    def values(self, context: bpy.types.Context) -> tuple[str, str, dict[str, Any]]:
-        """(video, armature name, api settings): each unset operator property takes the panel's value."""
+    def job(self, context: bpy.types.Context) -> api.CaptureJob:
+        """The capture these properties describe; each one a script did not set takes the panel's value."""
         scene_props = scene_settings(context)
         values = {name: getattr(self, name) if self.properties.is_property_set(name) else getattr(scene_props, name)
-                  for name in SETTINGS}
+                  for name in (*UI_FIELDS, "mapping", "mapping_file")}
         video = self.filepath or scene_props.video_path
         if not video:
             raise ValueError("choose a video to capture from")
-        video = bpy.path.abspath(video)
-        if not os.path.isfile(video):
-            raise ValueError(f"video not found: {video}")
         armature = find_armature(context, self.armature)
-        return video, armature.name, settings_from(values)
+        return api.CaptureJob(bpy.path.abspath(video), armature, capture_settings(values), retarget_options(values))
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         try:
-            video, armature_name, settings = self.values(context)
-            armature = bpy.data.objects[armature_name]
-            action = api.capture(video, armature, progress=lambda e: logger.info("%s %d/%d %s", e.stage, e.done,
-                                                                                  e.total, e.message), **settings)
+            job = self.job(context)
+            action = job.run(progress=lambda e: logger.info("%s %d/%d %s", e.stage, e.done, e.total, e.message))
         except (ValueError, OSError, TypeError) as exc:
             return self._fail(context, exc)
         _extend_frame_range(scene_settings(context).id_data, action)
-        scene_settings(context).status = f"captured into action {action.name!r}"
-        self.report({"INFO"}, f"Captured {os.path.basename(video)} into action {action.name!r} on {armature.name}")
+        scene_settings(context).status = _captured(action, job)
+        self.report({"INFO"}, f"Captured {job.video.name} into action {action.name!r} on {job.armature_name}")
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturnItems]:
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
-            video, armature_name, settings = self.values(context)
-            self._run = ModalCapture(video, armature_name, settings)
+            self._run = ModalCapture(self.job(context))
             self._run.start(context)
         except (ValueError, OSError, TypeError) as exc:
             return self._fail(context, exc)
@@ -212,7 +177,7 @@ class VP3D_OT_capture(bpy.types.Operator):
         if "CANCELLED" in result:
             self.report({"WARNING"} if self._run.error == "capture cancelled" else {"ERROR"}, self._run.error)
         elif self._run.action is not None:
-            self.report({"INFO"}, f"Captured into action {self._run.action.name!r}")
+            self.report({"INFO"}, _captured(self._run.action, self._run.job))
         return result
 
     def cancel(self, context: bpy.types.Context) -> None:
@@ -247,6 +212,12 @@ class VP3D_OT_capture_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _captured(action: bpy.types.Action, job: api.CaptureJob) -> str:
+    """The status line of a finished capture: the action and what the child reported."""
+    summary = f": {job.summary.describe()}" if job.summary is not None else ""
+    return f"captured into action {action.name!r}{summary}"
+
+
 def _extend_frame_range(scene: bpy.types.Scene, action: bpy.types.Action) -> None:
     """Let the scene play the whole clip (the frame range only ever grows)."""
     last = int(action.frame_range[1])
@@ -270,5 +241,7 @@ def _redraw(context: bpy.types.Context) -> None:
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
+
+VP3D_OT_capture.__annotations__.update(capture_properties(options={"SKIP_SAVE"}))
 
 CLASSES = (VP3D_OT_capture, VP3D_OT_capture_cancel)

@@ -1,15 +1,24 @@
 """The add-on's settings: one property group on the scene, ``Scene.vp3d`` (``VP3D_PG_settings``).
 
-The panel edits these; ``VP3D_OT_capture`` takes each of them as its default (its own properties win when a
-script sets them). The progress fields are written by the running operator and only displayed.
+The capture settings are not declared here: :func:`capture_properties` makes one Blender property per field of
+:class:`~blender_vp3d.core.settings.CaptureSettings` marked for the UI (same name, its label, description and
+default; 0 stands for None where the field says so), for the property group and, again, for the operator, and
+:func:`capture_settings` turns the values back into the settings. The panel edits them; ``VP3D_OT_capture`` takes
+each as its default (its own properties win when a script sets them). The progress fields are written by the
+running operator and only displayed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ..core.filters import DEFAULT_METHOD, METHODS
+from ..core.filters import METHODS
+from ..core.settings import DETECTORS, UI_FIELDS, CaptureSettings
 
 DETECTOR_ITEMS = [
     ("auto", "Auto", "BlazePose on LiteRT when available, else MediaPipe"),
@@ -23,6 +32,40 @@ SMOOTHING_ITEMS = [
     ("savgol", "Savitzky-Golay", "Polynomial smoothing over a short window (keeps peaks)"),
 ]
 assert [item[0] for item in SMOOTHING_ITEMS] == list(METHODS)
+assert [item[0] for item in DETECTOR_ITEMS] == list(DETECTORS)
+_ENUM_ITEMS = {"detector": DETECTOR_ITEMS, "smoothing": SMOOTHING_ITEMS}
+_PROPERTY_TYPES: dict[str, Callable[..., Any]] = {"bool": BoolProperty, "int": IntProperty, "float": FloatProperty}
+
+
+def capture_properties(**options: Any) -> dict[str, Any]:
+    """One Blender property per capture setting of the UI (``UI_FIELDS``), by name; ``options`` go to each
+    (the operator passes ``options={"SKIP_SAVE"}``)."""
+    properties = {}
+    for f in fields(CaptureSettings):
+        if f.name not in UI_FIELDS:
+            continue
+        ui = dict(f.metadata["ui"])
+        unset, ui_default = ui.pop("unset", None), ui.pop("ui_default", None)
+        default = f.default if f.default is not None else (ui_default if ui_default is not None else unset)
+        common = {"name": ui.pop("label"), "description": ui.pop("description"), "default": default, **options}
+        if f.name in _ENUM_ITEMS:
+            properties[f.name] = EnumProperty(items=_ENUM_ITEMS[f.name], **common)
+        else:
+            properties[f.name] = _PROPERTY_TYPES[str(f.type).split("|")[0].strip()](**common, **ui)
+    return properties
+
+
+def capture_settings(values: dict[str, Any]) -> CaptureSettings:
+    """Panel or operator values (by name, ``UI_FIELDS``) -> the settings: a field's ``unset`` value becomes
+    None, and the sensor width counts only with a focal length. ValueError (one line) for a bad combination."""
+    settings = {}
+    for f in fields(CaptureSettings):
+        if f.name in UI_FIELDS:
+            value = values[f.name]
+            settings[f.name] = None if "unset" in f.metadata["ui"] and value == f.metadata["ui"]["unset"] else value
+    if settings["focal_mm"] is None:
+        settings["sensor_mm"] = None
+    return CaptureSettings(**settings)
 
 
 def mapping_items(self, context) -> list[tuple[str, str, str]]:
@@ -50,22 +93,6 @@ class VP3D_PG_settings(bpy.types.PropertyGroup):
     """Capture settings of a scene (``scene.vp3d``)."""
 
     video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person moving")  # type: ignore[valid-type]
-    frame_start: IntProperty(name="First Frame", min=0, default=0,  # type: ignore[valid-type]
-                             description="First video frame to capture (0 is the first)")
-    frame_end: IntProperty(name="End Frame", min=0, default=0,  # type: ignore[valid-type]
-                           description="Stop before this video frame; 0 captures to the end")
-    detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS, default="auto")  # type: ignore[valid-type]
-    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default=DEFAULT_METHOD)  # type: ignore[valid-type]
-    foot_lock: BoolProperty(name="Foot Lock", default=True,  # type: ignore[valid-type]
-                            description="Pin the feet while they touch the ground (less foot sliding)")
-    root_motion: BoolProperty(name="Root Motion", default=True,  # type: ignore[valid-type]
-                              description="Move the rig through space; off keeps it in place")
-    subject_height: FloatProperty(name="Subject Height", default=0.0, min=0.0, soft_max=2.5, unit="LENGTH",  # type: ignore[valid-type]
-                                  description="Height of the person; 0 keeps the model's estimate")
-    focal_mm: FloatProperty(name="Focal Length", default=0.0, min=0.0, soft_max=300.0, unit="CAMERA",  # type: ignore[valid-type]
-                            description="Lens focal length in mm; 0 assumes a typical field of view")
-    sensor_mm: FloatProperty(name="Sensor Width", default=36.0, min=1.0, soft_max=100.0, unit="CAMERA",  # type: ignore[valid-type]
-                             description="Sensor width in mm across the long image side (with Focal Length)")
     target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,  # type: ignore[valid-type]
                             description="Rig to animate; empty uses the active object")
     mapping: EnumProperty(name="Bone Mapping", items=_mapping_items)  # type: ignore[valid-type]
@@ -78,6 +105,8 @@ class VP3D_PG_settings(bpy.types.PropertyGroup):
                             options={"SKIP_SAVE"})
     status: StringProperty(name="Status", default="", options={"SKIP_SAVE"})  # type: ignore[valid-type]
 
+
+VP3D_PG_settings.__annotations__.update(capture_properties())
 
 CLASSES = (VP3D_PG_settings,)
 

@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,58 +26,14 @@ from .detectors.base import FrameDetections, PoseDetector
 from .foot_contact import detect_contacts, lock_feet, skating_speed
 from .lifter import Lifter
 from .motion import Motion
+from .settings import DETECTORS, CaptureSettings
 from .tracking import SelectedPerson, select_track
 from .video import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
 from .world import align_to_world
 
 logger = logging.getLogger(__name__)
 
-DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
 DETECTION_VERSION = 1  # part of the cache key: raise it when a detector's output changes
-
-
-@dataclass
-class CaptureSettings:
-    """Everything that decides a capture's result (stored in the Motion for reproducibility)."""
-
-    detector: str = "auto"             # auto | blazepose | mediapipe | detectron2 | path of a keypoint file
-    start: int = 0                     # first frame (inclusive)
-    end: int | None = None             # last frame (exclusive); None: to the end
-    stride: int = 1
-    smoothing: str = filters.DEFAULT_METHOD
-    focal_px: float | None = None      # focal length in pixels, if known
-    focal_mm: float | None = None      # or a lens focal length with the sensor width across the long side
-    sensor_mm: float | None = None
-    height_m: float | None = None      # subject height: rescales the result; None keeps the model's scale
-    foot_lock: bool = True
-    refine: bool = True                # fit the lifted motion to the 2D keypoints (core.refine)
-    rigid_bones: bool = True           # one length per bone over the clip (see core.bones)
-    in_place: bool = False             # keep the pelvis over its first position (no root motion)
-    face_viewer: bool = True           # subject faces -Y (Blender's front view) at the first frame
-    track_id: int | None = None        # another person than the main one (ids from the tracking report)
-    detectron2_config: str | None = None
-    detectron2_weights: str | None = None
-    workers: int = 2                   # processes for detection (BlazePose)
-    use_cache: bool = True
-    model: str | None = None           # lifter model file; None: the bundled one
-
-    def validate(self) -> None:
-        if not (self.detector in DETECTORS or Path(self.detector).exists()):
-            raise ValueError(f"unknown detector {self.detector!r}: use one of {', '.join(DETECTORS)} or a keypoint file")
-        if self.start < 0 or self.stride < 1 or (self.end is not None and self.end <= self.start):
-            raise ValueError(f"invalid frame range: start={self.start}, end={self.end}, stride={self.stride}")
-        if self.smoothing not in filters.METHODS:
-            raise ValueError(f"unknown smoothing {self.smoothing!r}: use one of {', '.join(filters.METHODS)}")
-        if (self.focal_mm is None) != (self.sensor_mm is None):
-            raise ValueError("--focal-mm and --sensor-mm go together (the sensor width is needed to convert mm to pixels)")
-        if self.focal_px is not None and self.focal_mm is not None:
-            raise ValueError("give the focal length either in pixels or in millimetres, not both")
-        for name in ("focal_px", "focal_mm", "sensor_mm", "height_m"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
 
 @dataclass
@@ -107,12 +63,53 @@ class CaptureResult:
     reprojection_px: tuple[float, float] = (float("nan"), float("nan"))  # median, lifter's output -> result
     timings_s: dict[str, float] = field(default_factory=dict)
 
+    def summary(self) -> CaptureSummary:
+        return CaptureSummary(
+            frames=self.motion.num_frames, fps=float(self.motion.fps), track=self.person.track_id,
+            coverage=float(self.person.coverage), tracks=tuple(t.describe() for t in self.person.tracks),
+            detections_cached=self.detections_cached,
+            skating_cm_s=(100 * self.skating_before, 100 * self.skating_after),
+            reprojection_px=tuple(map(float, self.reprojection_px)), timings_s=dict(self.timings_s))
+
+
+@dataclass(frozen=True)
+class CaptureSummary:
+    """What a capture found: printed by the CLI, sent by the child process as its last JSON line (``stage``
+    ``result``) and shown by the add-on. skating_cm_s and reprojection_px: before -> after clean-up / fitting."""
+
+    frames: int
+    fps: float
+    track: int
+    coverage: float
+    tracks: tuple[str, ...]            # one line per person found (``Track.describe``)
+    detections_cached: bool
+    skating_cm_s: tuple[float, float]
+    reprojection_px: tuple[float, float]
+    timings_s: dict[str, float]        # seconds per stage (detect, lift, clean)
+
+    def describe(self) -> str:
+        """One line for the user: who was followed and where the time went."""
+        times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in self.timings_s.items())
+        return (f"{self.frames} frames, person {self.track} in {self.coverage:.0%} of frames "
+                f"({len(self.tracks)} track(s)){'; ' + times if times else ''}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaptureSummary:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["tracks"] = tuple(values.get("tracks", ()))
+        for pair in ("skating_cm_s", "reprojection_px"):
+            values[pair] = tuple(values.get(pair, (float("nan"),) * 2))
+        return cls(**values)
+
 
 def capture(video: str | Path, settings: CaptureSettings | None = None,
             progress: ProgressCallback | None = None, lifter: Lifter | None = None) -> CaptureResult:
     """Capture the motion of the main person (or ``settings.track_id``) in ``video``."""
     settings = settings or CaptureSettings()
-    settings.validate()
     report = progress or (lambda event: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -163,7 +160,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
 
     motion = Motion(joints=world_joints, trajectory=world.trajectory, fps=fps, contacts=contacts,
                     keypoints_2d=person.keypoints, image_size=(info.width, info.height),
-                    source_video=str(Path(video).resolve()), settings=asdict(settings),
+                    source_video=str(Path(video).resolve()), settings=settings.to_dict(),
                     alignment=world.alignment.to_dict())
     report(ProgressEvent("done", 1, 1, f"{motion.num_frames} frames captured"))
     return CaptureResult(motion, info, person, cached, before, after, lifted.reprojection_px, timings)

@@ -20,7 +20,8 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from . import filters  # noqa: E402
-from .capture import DETECTORS, CaptureResult, CaptureSettings, ProgressEvent, capture  # noqa: E402
+from .capture import CaptureResult, ProgressEvent, capture  # noqa: E402
+from .settings import DETECTORS, CaptureSettings  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="lifter model file (default: the bundled model)")
     c.add_argument("--preview", type=Path, help="write a side-by-side preview video (.mp4) and a .png sheet")
     c.add_argument("--json-progress", action="store_true", help="one JSON line per progress step on stdout")
+    c.add_argument("--settings", type=Path, help="capture settings as one JSON document (CaptureSettings.to_json); "
+                   "replaces the capture options above")
     return parser
 
 
@@ -85,30 +88,42 @@ def _capture(args: argparse.Namespace) -> int:
     for out in [*args.out, *([args.preview] if args.preview else [])]:
         if not out.parent.exists():
             raise ValueError(f"output folder does not exist: {out.parent}")
-    settings = CaptureSettings(
-        detector=args.detector, start=args.start, end=args.end, stride=args.stride, smoothing=args.smooth,
-        focal_px=args.focal_px, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm, height_m=args.height_m,
-        foot_lock=not args.no_foot_lock, refine=not args.no_refine, in_place=args.in_place, face_viewer=not args.keep_facing,
-        track_id=args.track, detectron2_config=args.detectron2_config, detectron2_weights=args.detectron2_weights,
-        workers=args.workers, use_cache=not args.no_cache, model=args.model,
-    )
+    settings = _settings(args)
     reporter = _JsonProgress() if args.json_progress else _BarProgress()
     try:
         result = capture(args.video, settings, reporter)
     finally:
         reporter.close()
     _write_outputs(result, args)
-    summary = {"frames": result.motion.num_frames, "fps": result.motion.fps, "out": [str(o) for o in args.out],
-               "coverage": result.person.coverage, "track": result.person.track_id,
-               "tracks": [t.describe() for t in result.person.tracks], "detections_cached": result.detections_cached,
-               "skating_cm_s": [100 * result.skating_before, 100 * result.skating_after],
-               "reprojection_px": list(result.reprojection_px)}
+    summary = result.summary()
     if args.json_progress:
-        print(json.dumps({"stage": "result", **summary}), flush=True)
+        print(json.dumps({"stage": "result", **summary.to_dict(), "out": [str(o) for o in args.out]}), flush=True)
     else:
-        print(f"wrote {', '.join(summary['out'])} ({summary['frames']} frames at {summary['fps']:.2f} fps; person {summary['track']} "
-              f"in {summary['coverage']:.0%} of frames)")
+        print(f"wrote {', '.join(map(str, args.out))} ({summary.frames} frames at {summary.fps:.2f} fps; person "
+              f"{summary.track} in {summary.coverage:.0%} of frames)")
+        if len(summary.tracks) > 1:  # the ids --track takes
+            print("\n".join(f"  {line}" for line in summary.tracks))
     return 0
+
+
+def _settings(args: argparse.Namespace) -> CaptureSettings:
+    """The settings from ``--settings`` (a JSON file) when given, else from the flags."""
+    if args.settings is not None:
+        try:
+            text = args.settings.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read the settings file {args.settings}: {exc.strerror}") from None
+        try:
+            return CaptureSettings.from_json(text)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+    return CaptureSettings(
+        detector=args.detector, start=args.start, end=args.end, stride=args.stride, smoothing=args.smooth,
+        focal_px=args.focal_px, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm, height_m=args.height_m,
+        foot_lock=not args.no_foot_lock, refine=not args.no_refine, in_place=args.in_place,
+        face_viewer=not args.keep_facing, track_id=args.track, detectron2_config=args.detectron2_config,
+        detectron2_weights=args.detectron2_weights, workers=args.workers, use_cache=not args.no_cache,
+        model=args.model)
 
 
 def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
