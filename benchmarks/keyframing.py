@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bpy  # noqa: E402
 
-from blender_vp3d.core.retarget_math import continuous_quaternions  # noqa: E402
+from blender_vp3d.core.rotations import continuous_quaternions  # noqa: E402
 from blender_vp3d.retarget.keyframes import Channel, new_action, write_keys  # noqa: E402
 
 

@@ -13,11 +13,10 @@ from blender_vp3d.core.export_bvh import (
     ROTATION_ORDERS,
     bvh_text,
     from_bvh_frame,
-    matrix_to_euler,
     write_bvh,
 )
 from blender_vp3d.core.mocap.bvh import parse_bvh, read_bvh
-from blender_vp3d.core.rotations import axis_angle_to_matrix, euler_to_matrix
+from blender_vp3d.core.rotations import axis_angle_to_matrix, euler_to_matrix, matrix_to_euler
 from blender_vp3d.core.skeleton import H36M17
 
 

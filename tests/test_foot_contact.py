@@ -12,11 +12,11 @@ from blender_vp3d.core.foot_contact import (
     ContactSettings,
     contact_intervals,
     detect_contacts,
-    leg_length,
     lock_feet,
     skating_speed,
 )
 from blender_vp3d.core.resampling import resample
+from blender_vp3d.core.skeleton import leg_length
 
 FPS = 30.0
 

@@ -17,8 +17,7 @@ from mathutils import Matrix  # noqa: E402
 
 from blender_vp3d.core.export_bvh import write_bvh  # noqa: E402
 from blender_vp3d.core.motion import Motion  # noqa: E402
-from blender_vp3d.core.retarget_math import subject_leg_length  # noqa: E402
-from blender_vp3d.core.skeleton import H36M17  # noqa: E402
+from blender_vp3d.core.skeleton import H36M17, leg_length  # noqa: E402
 from blender_vp3d.retarget import (  # noqa: E402
     PRESETS,
     BoneMapping,
@@ -149,7 +148,7 @@ def check_retarget(obj, motion, preset, *, frame_start=1, extra=None):
     thigh = next(b for b, r in mapping.rules.items() if r.source == ("left_hip", "left_knee"))
     shin = next(b for b, r in mapping.rules.items() if r.source == ("left_knee", "left_ankle"))
     rig_leg = (bones[shin].head_local - bones[thigh].head_local).length + bones[shin].length
-    scale = rig_leg / subject_leg_length(joints)
+    scale = rig_leg / leg_length(joints, statistic="mean")
     heads = np.array(heads)
     rest_head = np.array(bones[mapping.root].head_local)
     expected = rest_head[:2] + scale * (traj[:, :2] - traj[0, :2])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from blender_vp3d.core import retarget_math as rm
+from blender_vp3d.core import rotations as rot
 from blender_vp3d.core.rotations import axis_angle_to_matrix, normalize
 from blender_vp3d.core.skeleton import H36M17
 
@@ -94,14 +95,65 @@ def angle_deg(u, v):
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
+def blender_fk(rest, basis):
+    """``PoseBone.matrix`` of every bone for ``matrix_basis`` (T, B, 4, 4), written here from Blender's rule for
+    bones inheriting rotation, location and scale: pose = pose(parent) @ inv(rest(parent)) @ rest @ basis."""
+    index = {bone.name: i for i, bone in enumerate(rest)}
+    out: dict[int, np.ndarray] = {}
+
+    def pose(i):
+        if i not in out:
+            bone = rest[i]
+            local = bone.matrix @ basis[:, i]
+            if bone.parent is None:
+                out[i] = local
+            else:
+                p = index[bone.parent]
+                out[i] = pose(p) @ np.linalg.inv(rest[p].matrix) @ local
+        return out[i]
+
+    return np.stack([pose(i) for i in range(len(rest))], axis=1)
+
+
+def test_two_bone_chain_by_hand():
+    """Worked by hand. Rest: a root bone from the origin up +Z (its matrix turns the bone's Y onto Z) and a child
+    continuing it from (0, 0, 1); the rig's left is +X, forward -Y. Observed: pelvis -> spine along +X, spine ->
+    thorax along +Y, the hip line (right -> left hip) along -Y.
+
+    Root: its Y goes onto +X and its X (the rest left) onto the hip line, so its armature-space rotation maps
+    X -> -Y, Y -> +X, Z -> Z, and its basis is inv(rest) @ that. Child (twist ``forward``: the hips' facing,
+    which the root's turn takes from -Y to +Z): Y onto +Y, its Z (rest -Y, forward) onto +Z: the identity in
+    armature space, so its basis undoes the root's turn."""
+    to_z = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    child = to_z.copy()
+    child[:3, 3] = (0.0, 0.0, 1.0)
+    rest = [rm.RestBone("root", None, to_z), rm.RestBone("child", "root", child)]
+    rules = {"root": rm.BoneRule(("pelvis", "spine"), "hip_line"), "child": rm.BoneRule(("spine", "thorax"), "forward")}
+    j = {name: i for i, name in enumerate(H36M17.joint_names)}
+    joints = np.zeros((1, 17, 3))
+    joints[0, j["spine"]], joints[0, j["thorax"]] = (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)
+    joints[0, j["left_hip"]], joints[0, j["right_hip"]] = (0.0, -0.1, 0.0), (0.0, 0.1, 0.0)
+    track = rm.solve_pose(rest, rules, joints)
+    assert track.bones == ("root", "child")
+    np.testing.assert_allclose(track.targets[0, 0], [[0, 1, 0], [-1, 0, 0], [0, 0, 1]], atol=1e-12)
+    np.testing.assert_allclose(track.rotations[0, 0], [[0, 1, 0], [0, 0, 1], [1, 0, 0]], atol=1e-12)
+    np.testing.assert_allclose(track.targets[0, 1], np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(track.rotations[0, 1], [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
+    basis = np.broadcast_to(np.eye(4), (1, 2, 4, 4)).copy()
+    basis[0, :, :3, :3] = track.rotations[0]
+    pose = blender_fk(rest, basis)
+    np.testing.assert_allclose(pose[0, 1, :3, 1], [0, 1, 0], atol=1e-12)   # the child along spine -> thorax
+    np.testing.assert_allclose(pose[0, 1, :3, 3], [1, 0, 0], atol=1e-12)   # its head at the spine joint
+
+
 def solve_and_pose(rest, joints, **kwargs):
     track = rm.solve_pose(rest, RULES, joints, root="hips", **kwargs)
     names = [b.name for b in rest]
     basis = np.broadcast_to(np.eye(4), (len(joints), len(rest), 4, 4)).copy()
     for k, name in enumerate(track.bones):
-        basis[:, names.index(name), :3, :3] = rm.quaternion_to_matrix(track.quaternions[:, k])
+        basis[:, names.index(name), :3, :3] = rot.quaternion_to_matrix(track.quaternions[:, k])
     basis[:, names.index("hips"), :3, 3] = track.location
-    return track, rm.pose_matrices(rest, basis), names
+    return track, blender_fk(rest, basis), names
 
 
 @pytest.mark.parametrize("arm_drop", [0.0, 45.0])
@@ -172,7 +224,7 @@ def test_quaternions_continuous_and_match_rotations():
     q = track.quaternions
     assert np.all(np.sum(q[1:] * q[:-1], axis=-1) > 0)
     np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-9)
-    np.testing.assert_allclose(rm.quaternion_to_matrix(q), track.rotations, atol=1e-9)
+    np.testing.assert_allclose(rot.quaternion_to_matrix(q), track.rotations, atol=1e-9)
     # targets: the armature-space rotations the FK reaches.
     for k, bone in enumerate(track.bones):
         np.testing.assert_allclose(pose[:, names.index(bone), :3, :3], track.targets[:, k], atol=1e-9)
@@ -182,16 +234,16 @@ def test_quaternion_roundtrip_all_branches():
     rng = np.random.default_rng(4)
     m = axis_angle_to_matrix(normalize(rng.normal(size=(500, 3))) * rng.uniform(0, np.pi, size=(500, 1)))
     m = np.concatenate([m, np.diag([1.0, -1, -1])[None], np.diag([-1.0, 1, -1])[None], np.diag([-1.0, -1, 1])[None]])
-    np.testing.assert_allclose(rm.quaternion_to_matrix(rm.matrix_to_quaternion(m)), m, atol=1e-9)
+    np.testing.assert_allclose(rot.quaternion_to_matrix(rot.matrix_to_quaternion(m)), m, atol=1e-9)
 
 
-@pytest.mark.parametrize("order", rm.EULER_ORDERS)
+@pytest.mark.parametrize("order", rot.EULER_ORDERS)
 def test_euler_continuous_and_exact(order):
     # A bone spinning 2.5 turns about a tilted axis: angles must not jump by 2 pi between frames.
     t = np.linspace(0, 1, 400)[:, None]
     m = axis_angle_to_matrix(normalize(np.array([0.3, 0.2, 1.0])) * (t * 5 * np.pi))
-    angles = rm.matrix_to_blender_euler(m, order)
-    np.testing.assert_allclose(rm.blender_euler_to_matrix(angles, order), m, atol=1e-9)
+    angles = rot.matrix_to_blender_euler(m, order)
+    np.testing.assert_allclose(rot.blender_euler_to_matrix(angles, order), m, atol=1e-9)
     assert np.abs(np.diff(angles, axis=0)).max() < 1.0   # a wrap would be 2 pi; gimbal regions move fast
 
 
@@ -201,8 +253,8 @@ def test_blender_euler_convention():
 
     x, y, z = 0.3, -0.5, 1.1
     expected = axis_rotation("Z", np.array(z)) @ axis_rotation("Y", np.array(y)) @ axis_rotation("X", np.array(x))
-    np.testing.assert_allclose(rm.blender_euler_to_matrix(np.array([x, y, z]), "XYZ"), expected, atol=1e-12)
-    np.testing.assert_allclose(rm.matrix_to_blender_euler(expected[None], "XYZ")[0], [x, y, z], atol=1e-9)
+    np.testing.assert_allclose(rot.blender_euler_to_matrix(np.array([x, y, z]), "XYZ"), expected, atol=1e-12)
+    np.testing.assert_allclose(rot.matrix_to_blender_euler(expected[None], "XYZ")[0], [x, y, z], atol=1e-9)
 
 
 def test_bad_rules_and_bones():

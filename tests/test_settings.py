@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from blender_vp3d.core.settings import UI_FIELDS, CaptureSettings, check_positive
+from blender_vp3d.core.checks import check_positive
+from blender_vp3d.core.settings import UI_FIELDS, CaptureSettings
 
 
 def test_json_round_trip_keeps_every_field():
@@ -25,8 +26,8 @@ def test_json_round_trip_keeps_every_field():
     ({"detector": "no/such/file.json"}, "unknown detector"),
     ({"focal_mm": 26.0}, "go together"),
     ({"focal_px": 900.0, "focal_mm": 26.0, "sensor_mm": 36.0}, "not both"),
-    ({"height_m": float("nan")}, "height_m must be a finite number > 0"),
-    ({"height_m": -1.0}, "height_m must be a finite number > 0"),
+    ({"height_m": float("nan")}, "height_m must be a positive number"),
+    ({"height_m": -1.0}, "height_m must be a positive number"),
     ({"start": "3"}, "start must be int"),
     ({"start": True}, "start must be int"),
     ({"foot_lock": 1}, "foot_lock must be bool"),
@@ -62,5 +63,5 @@ def test_ui_fields_are_the_panels():
 def test_check_positive():
     assert check_positive("fps", 30) == 30.0
     for bad in (0, -1.0, float("inf"), float("nan"), True, "3"):
-        with pytest.raises(ValueError, match="fps must be a finite number > 0"):
+        with pytest.raises(ValueError, match="fps must be a positive number"):
             check_positive("fps", bad)

@@ -1,8 +1,9 @@
 """Pinhole camera with Brown-Conrady lens distortion (OpenCV's model), in numpy.
 
-The lifter works in undistorted normalised camera coordinates (x/z, y/z), so every 2D detection must pass
-through the camera's intrinsics first, and every 3D result is checked by projecting it back. This module holds
-those conversions for the add-on (no torch, no bpy); ``training/camera_torch.py`` mirrors ``project`` in torch.
+The lifter works in undistorted normalised camera coordinates (x/z, y/z), so every 2D detection passes
+through the camera's intrinsics first; unless a capture turns refining off, ``refine`` projects the 3D result
+back to fit it to the 2D (the reprojection error a capture reports). This module holds those conversions for
+the add-on (no torch, no bpy); ``training/camera_torch.py`` mirrors ``project`` in torch.
 
 Conventions:
 
@@ -23,6 +24,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .checks import check_positive
 
 #: Default lens when the user knows nothing about the camera: 26 mm equivalent focal length on a 36 mm-wide
 #: full frame, the main camera of most phones. Across the long image side this is a field of view of
@@ -52,10 +55,7 @@ class Intrinsics:
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "height", int(self.height))
         for name in ("fx", "fy"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"focal length {name} must be positive and finite, got {value!r}")
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, check_positive(f"focal length {name}", float(getattr(self, name))))
         for name in ("cx", "cy"):
             value = float(getattr(self, name))
             if not math.isfinite(value):
@@ -80,10 +80,8 @@ class Intrinsics:
     def from_focal_mm(cls, width: int, height: int, focal_mm: float, sensor_width_mm: float) -> Intrinsics:
         """From a lens focal length and the sensor width, both in mm; the sensor width spans the long side."""
         _check_size(width, height)
-        if not math.isfinite(focal_mm) or focal_mm <= 0:
-            raise ValueError(f"focal length must be positive and finite, got {focal_mm!r} mm")
-        if not math.isfinite(sensor_width_mm) or sensor_width_mm <= 0:
-            raise ValueError(f"sensor width must be positive and finite, got {sensor_width_mm!r} mm")
+        check_positive("focal length (mm)", focal_mm)
+        check_positive("sensor width (mm)", sensor_width_mm)
         return cls.default(width, height, max(width, height) * focal_mm / sensor_width_mm)
 
     @classmethod

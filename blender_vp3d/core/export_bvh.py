@@ -19,12 +19,12 @@ Conventions:
   Blender's front view) faces +Z in the file.
 * **Rest pose**: T-pose, every bone along its rest direction (legs, -Y; spine, neck and head, +Y; arms and
   collar bones, +-X; feet forward, +Z); offsets are those directions times the clip's mean bone lengths.
-* **Rotations**: per joint, the rotation that takes the rest frame to the observed one: the bone's rest
-  direction onto its observed direction (swing) and a reference onto its observed counterpart (twist): the
-  hip line for Hips and Spine, the shoulder line for Chest, Neck and Head, the chest's up for the collar
-  bones, and the limb's hinge axis (normal of the shoulder-elbow-wrist or hip-knee-ankle plane) for arms and
-  legs, so elbows and knees bend about one local axis. Hands and feet have no orientation in H36M-17: they
-  keep their parent's. Degrees; channels ``Zrotation Xrotation Yrotation`` (R = Rz Rx Ry) for the root and
+* **Rotations**: the retargeting solve (:func:`blender_vp3d.core.retarget_math.solve_pose`) onto this fixed
+  T-pose skeleton, each joint following its bone with ``aim=False`` (the T-pose direction of its joints) and
+  the twist reference named in :data:`JOINTS`: the hip line for Hips and Spine, the shoulder line for Chest,
+  Neck and Head, the chest's up for the collar bones, and the limb's hinge for arms and legs, so elbows and
+  knees bend about one local axis. Hands and feet have no orientation in H36M-17: they keep their parent's.
+  Degrees; channels ``Zrotation Xrotation Yrotation`` (R = Rz Rx Ry) for the root and
   arms, ``Zrotation Yrotation Xrotation`` for the spine, head and legs, so no everyday pose sits at gimbal
   lock (see :data:`ROTATION_ORDERS`); each frame takes the Euler solution nearest the previous frame's (no
   360-degree flips).
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +46,16 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_atomically
-from .rotations import normalize
-from .skeleton import H36M17, LIMBS, check_h36m_joints
+from .checks import check_positive
+from .retarget_math import T_POSE, BoneRule, RestBone, solve_pose
+from .rotations import matrix_to_euler
+from .skeleton import H36M17, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 
 UNITS = {"m": 1.0, "cm": 100.0}
 HAND_TO_FOREARM = 0.7   # nominal hand end-site length, as a fraction of the forearm
 FOOT_TO_SHIN = 0.4      # nominal ankle-to-toes end-site length, as a fraction of the shin
-HINGE_FALLBACK = 0.05   # weight of the usual bend's hinge, which takes over when a limb is straighter than ~3 deg
 
 # Z-up world (x right, y forward, z up) -> BVH (x, y up, z towards the viewer).
 ZUP_TO_BVH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -69,9 +69,9 @@ class BvhJoint:
 
     name, parent: BVH names. pivot: the H36M-17 joint at this joint's pivot. offset_dir: rest direction from
     the parent's pivot to this one (zero: the same pivot). bone: the H36M-17 joints (from, to) whose
-    direction this joint's rotation carries from ``bone_rest``; None for hands and feet, which keep their
-    parent's orientation. twist: the reference (a key of :func:`global_rotations`' references) that fixes the
-    rotation about the bone, carried from ``twist_rest``.
+    direction this joint's rotation carries from the T-pose; None for hands and feet, which keep their
+    parent's orientation. twist: the reference (a ``retarget_math.TWISTS`` name) that fixes the rotation about
+    the bone.
     """
 
     name: str
@@ -79,41 +79,30 @@ class BvhJoint:
     pivot: str
     offset_dir: np.ndarray
     bone: tuple[str, str] | None = None
-    bone_rest: np.ndarray | None = None
     twist: str | None = None
-    twist_rest: np.ndarray | None = None
 
 
-# Rest hinge axes: cross(upper rest direction, direction the lower bone bends to).
-_LEG_HINGE = np.cross(-_Y, -_Z)          # knees bend backwards: +X
-_LEFT_ARM_HINGE = np.cross(_X, _Z)       # elbows bend forwards: -Y
-_RIGHT_ARM_HINGE = np.cross(-_X, _Z)     # +Y
 _O = np.zeros(3)
 
 JOINTS: tuple[BvhJoint, ...] = (
-    BvhJoint("Hips", None, "pelvis", _O, ("right_hip", "left_hip"), _X, "spine_up", _Y),
-    BvhJoint("LeftUpLeg", "Hips", "left_hip", _X, ("left_hip", "left_knee"), -_Y, "left_leg_hinge", _LEG_HINGE),
-    BvhJoint("LeftLeg", "LeftUpLeg", "left_knee", -_Y, ("left_knee", "left_ankle"), -_Y, "left_leg_hinge", _LEG_HINGE),
+    BvhJoint("Hips", None, "pelvis", _O, ("right_hip", "left_hip"), "spine_up"),
+    BvhJoint("LeftUpLeg", "Hips", "left_hip", _X, ("left_hip", "left_knee"), "left_leg"),
+    BvhJoint("LeftLeg", "LeftUpLeg", "left_knee", -_Y, ("left_knee", "left_ankle"), "left_leg"),
     BvhJoint("LeftFoot", "LeftLeg", "left_ankle", -_Y),
-    BvhJoint("RightUpLeg", "Hips", "right_hip", -_X, ("right_hip", "right_knee"), -_Y, "right_leg_hinge", _LEG_HINGE),
-    BvhJoint("RightLeg", "RightUpLeg", "right_knee", -_Y, ("right_knee", "right_ankle"), -_Y, "right_leg_hinge",
-             _LEG_HINGE),
+    BvhJoint("RightUpLeg", "Hips", "right_hip", -_X, ("right_hip", "right_knee"), "right_leg"),
+    BvhJoint("RightLeg", "RightUpLeg", "right_knee", -_Y, ("right_knee", "right_ankle"), "right_leg"),
     BvhJoint("RightFoot", "RightLeg", "right_ankle", -_Y),
-    BvhJoint("Spine", "Hips", "pelvis", _O, ("pelvis", "spine"), _Y, "hip_line", _X),
-    BvhJoint("Chest", "Spine", "spine", _Y, ("spine", "thorax"), _Y, "shoulder_line", _X),
-    BvhJoint("Neck", "Chest", "thorax", _Y, ("thorax", "neck_nose"), _Y, "shoulder_line", _X),
-    BvhJoint("Head", "Neck", "neck_nose", _Y, ("neck_nose", "head_top"), _Y, "shoulder_line", _X),
-    BvhJoint("LeftShoulder", "Chest", "thorax", _Y, ("thorax", "left_shoulder"), _X, "chest_up", _Y),
-    BvhJoint("LeftArm", "LeftShoulder", "left_shoulder", _X, ("left_shoulder", "left_elbow"), _X, "left_arm_hinge",
-             _LEFT_ARM_HINGE),
-    BvhJoint("LeftForeArm", "LeftArm", "left_elbow", _X, ("left_elbow", "left_wrist"), _X, "left_arm_hinge",
-             _LEFT_ARM_HINGE),
+    BvhJoint("Spine", "Hips", "pelvis", _O, ("pelvis", "spine"), "hip_line"),
+    BvhJoint("Chest", "Spine", "spine", _Y, ("spine", "thorax"), "shoulder_line"),
+    BvhJoint("Neck", "Chest", "thorax", _Y, ("thorax", "neck_nose"), "shoulder_line"),
+    BvhJoint("Head", "Neck", "neck_nose", _Y, ("neck_nose", "head_top"), "shoulder_line"),
+    BvhJoint("LeftShoulder", "Chest", "thorax", _Y, ("thorax", "left_shoulder"), "chest_up"),
+    BvhJoint("LeftArm", "LeftShoulder", "left_shoulder", _X, ("left_shoulder", "left_elbow"), "left_arm"),
+    BvhJoint("LeftForeArm", "LeftArm", "left_elbow", _X, ("left_elbow", "left_wrist"), "left_arm"),
     BvhJoint("LeftHand", "LeftForeArm", "left_wrist", _X),
-    BvhJoint("RightShoulder", "Chest", "thorax", _Y, ("thorax", "right_shoulder"), -_X, "chest_up", _Y),
-    BvhJoint("RightArm", "RightShoulder", "right_shoulder", -_X, ("right_shoulder", "right_elbow"), -_X,
-             "right_arm_hinge", _RIGHT_ARM_HINGE),
-    BvhJoint("RightForeArm", "RightArm", "right_elbow", -_X, ("right_elbow", "right_wrist"), -_X, "right_arm_hinge",
-             _RIGHT_ARM_HINGE),
+    BvhJoint("RightShoulder", "Chest", "thorax", _Y, ("thorax", "right_shoulder"), "chest_up"),
+    BvhJoint("RightArm", "RightShoulder", "right_shoulder", -_X, ("right_shoulder", "right_elbow"), "right_arm"),
+    BvhJoint("RightForeArm", "RightArm", "right_elbow", -_X, ("right_elbow", "right_wrist"), "right_arm"),
     BvhJoint("RightHand", "RightForeArm", "right_wrist", -_X),
 )
 JOINT_PIVOTS: dict[str, str] = {j.name: j.pivot for j in JOINTS}
@@ -131,7 +120,18 @@ is a 90-degree turn about X, which for a bone resting along Y is a knee bent at 
 everyday poses. With Y (the bone's own axis, a rare 90-degree twist) in the middle they are unremarkable.
 Arms rest along X, so ZXY puts their twist in the middle."""
 _H = {name: i for i, name in enumerate(H36M17.joint_names)}
-_HINGES = {f"{limb}_hinge": joints for limb, joints in LIMBS.items()}
+
+
+def _rest_bone(joint: BvhJoint) -> RestBone:
+    """The joint at rest for the solve, in the Z-up world: no rotation, its pivot at the T-pose's."""
+    matrix = np.eye(4)
+    left, up, forward = T_POSE[joint.pivot]
+    matrix[:3, 3] = (left, -forward, up)   # the rig faces -Y with its left along +X
+    return RestBone(joint.name, joint.parent, matrix)
+
+
+_REST = tuple(_rest_bone(joint) for joint in JOINTS)
+_RULES = {j.name: BoneRule(j.bone, j.twist, aim=False) for j in JOINTS if j.bone is not None and j.twist is not None}
 
 
 @dataclass(frozen=True)
@@ -172,91 +172,26 @@ def build_skeleton(joints_bvh: np.ndarray) -> BvhSkeleton:
     return BvhSkeleton(offsets=offsets, end_sites=end_sites)
 
 
-def global_rotations(joints_bvh: np.ndarray) -> np.ndarray:
-    """World rotations (T, J, 3, 3) of :data:`JOINTS` taking each rest frame onto the observed one."""
-    p = joints_bvh
-    vec = lambda a, b: p[:, _H[b]] - p[:, _H[a]]  # noqa: E731  (vector from H36M joint a to joint b)
-    references = {
-        "spine_up": vec("pelvis", "spine"),
-        "hip_line": vec("right_hip", "left_hip"),
-        "shoulder_line": vec("right_shoulder", "left_shoulder"),
-        "chest_up": vec("spine", "thorax"),
-    }
-    result = np.zeros((len(p), len(JOINTS), 3, 3))
-    for i, joint in enumerate(JOINTS):
-        if joint.bone is None:  # hands and feet: their parent's orientation
-            result[:, i] = result[:, _INDEX[joint.parent]]
-            continue
-        primary = vec(*joint.bone)
-        if joint.twist in _HINGES and joint.twist not in references:
-            # Upper limb bone: the hinge is the normal of the limb's plane (its size is the sine of the bend).
-            # Near straight, it fades into the hinge of a limb bending the usual way (knees back, elbows
-            # forward) relative to the hips or chest, so the twist stays defined.
-            a, b, c = _HINGES[joint.twist]
-            upper, lower = vec(a, b), vec(b, c)
-            hinge = np.cross(normalize(upper), normalize(lower))
-            body = result[:, _INDEX["Hips" if "Leg" in joint.name else "Chest"]]
-            bend = body @ (-_Z if "Leg" in joint.name else _Z)
-            references[joint.twist] = hinge + HINGE_FALLBACK * normalize(np.cross(normalize(upper), bend))
-        rest = _frame(joint.bone_rest, joint.twist_rest)
-        result[:, i] = _frame(primary, references[joint.twist]) @ rest.T
-    return result
-
-
-def local_rotations(global_rot: np.ndarray) -> np.ndarray:
-    """Rotations (T, J, 3, 3) relative to each joint's parent (the root's is its global rotation)."""
-    local = global_rot.copy()
-    for i, joint in enumerate(JOINTS):
-        if joint.parent is not None:
-            local[:, i] = global_rot[:, _INDEX[joint.parent]].swapaxes(-1, -2) @ global_rot[:, i]
-    return local
-
-
-def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
-    """Euler angles (T, ..., 3) in degrees, in channel ``order`` (R = R_order[0] R_order[1] R_order[2], the
-    BVH convention), continuous over axis 0.
-
-    Every rotation has two Euler solutions (and any multiple of 360 degrees added); each frame takes the one
-    nearest the previous frame's angles, the first frame the one with the smaller angles. At gimbal lock
-    (middle angle +-90 degrees) the third angle is set to 0.
-    """
-    if sorted(order) != ["X", "Y", "Z"]:
-        raise ValueError(f"rotation order must be a permutation of XYZ, got {order!r}")
-    i, j, k = ("XYZ".index(a) for a in order)
-    sign = 1.0 if order in ("XYZ", "YZX", "ZXY") else -1.0
-    r = np.asarray(rotations, dtype=np.float64)
-    middle = np.arcsin(np.clip(sign * r[..., i, k], -1.0, 1.0))
-    gimbal = np.cos(middle) < 1e-7
-    first_angle = np.where(gimbal, np.arctan2(sign * r[..., k, j], r[..., j, j]),
-                           np.arctan2(-sign * r[..., j, k], r[..., k, k]))
-    third_angle = np.where(gimbal, 0.0, np.arctan2(-sign * r[..., i, j], r[..., i, i]))
-    first = np.degrees(np.stack([first_angle, middle, third_angle], axis=-1))
-    second = first + np.array([180.0, 0.0, 180.0])
-    second[..., 1] = 180.0 - first[..., 1]
-    wrap = lambda a: (a + 180.0) % 360.0 - 180.0  # noqa: E731
-    out = np.empty_like(first)
-    a0, b0 = wrap(first[0]), wrap(second[0])
-    out[0] = np.where((np.abs(a0).sum(-1) <= np.abs(b0).sum(-1))[..., None], a0, b0)
-    for t in range(1, len(r)):
-        previous = out[t - 1]
-        a = previous + wrap(first[t] - previous)
-        b = previous + wrap(second[t] - previous)
-        closer = np.abs(a - previous).sum(-1) <= np.abs(b - previous).sum(-1)
-        out[t] = np.where(closer[..., None], a, b)
-    return out
+def local_rotations(joints: np.ndarray) -> np.ndarray:
+    """Rotations (T, J, 3, 3) of :data:`JOINTS` relative to each one's parent (the root's: from the rest pose),
+    in the BVH frame, for Z-up world joints (T, 17, 3): the retargeting solve onto the T-pose skeleton."""
+    track = solve_pose(_REST, _RULES, joints, scale=1.0)
+    local = np.broadcast_to(np.eye(3), (len(joints), len(JOINTS), 3, 3)).copy()
+    for k, name in enumerate(track.bones):
+        local[:, _INDEX[name]] = track.rotations[:, k]
+    return ZUP_TO_BVH @ local @ ZUP_TO_BVH.T
 
 
 def bvh_text(joints: np.ndarray, *, fps: float, units: str = "m") -> str:
     """The BVH file for Z-up world joints (T, 17, 3) in metres (``Motion.joints``), as text."""
     joints = check_h36m_joints(joints)
-    if not isinstance(fps, (int, float, np.integer, np.floating)) or not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+    check_positive("fps", fps)
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
     factor = UNITS[units]
     p = to_bvh_frame(joints)
     skeleton = build_skeleton(p)
-    local = local_rotations(global_rotations(p))
+    local = local_rotations(joints)
     euler = np.empty(local.shape[:3])                                       # (T, J, 3)
     for order in set(ROTATION_ORDERS.values()):
         members = [i for i, joint in enumerate(JOINTS) if ROTATION_ORDERS[joint.name] == order]
@@ -300,13 +235,6 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float, units:
     write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
     logger.info("wrote BVH %s (%d frames, %d joints, %s)", path, len(joints), len(JOINTS), units)
     return path
-
-
-def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
-    """Orthonormal frames (..., 3, 3) with columns: primary, secondary made orthogonal to it, their cross."""
-    e1 = normalize(primary)
-    e2 = normalize(secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1)
-    return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
 
 
 def _fmt(v: np.ndarray) -> str:

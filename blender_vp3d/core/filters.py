@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_positive
+
 logger = logging.getLogger(__name__)
 
 METHODS = ("none", "one_euro", "savgol")
@@ -279,8 +281,7 @@ def _velocity_lag(estimate: np.ndarray, truth: np.ndarray, max_lag: int) -> floa
 # ------------------------------------------------------------------------------------------ validation
 
 def _positive(name: str, value: float) -> None:
-    if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    check_positive(name, value)
 
 
 def _check_series(x: np.ndarray) -> np.ndarray:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import H36M17, check_h36m_joints
+from .checks import check_positive
+from .skeleton import H36M17, check_h36m_joints, leg_length
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,7 @@ class ContactSettings:
 
     def __post_init__(self) -> None:
         for name in ("height_on", "height_off", "speed_on", "speed_off", "speed_window_s", "min_duration_s"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"ContactSettings.{name} must be a finite number > 0, got {value!r}")
+            check_positive(f"ContactSettings.{name}", getattr(self, name))
         if not math.isfinite(self.max_gap_s) or self.max_gap_s < 0:
             raise ValueError(f"ContactSettings.max_gap_s must be >= 0, got {self.max_gap_s!r}")
         if self.height_off < self.height_on or self.speed_off < self.speed_on:
@@ -99,19 +98,6 @@ class FootLockResult:
     released_frames: int = 0
 
 
-def leg_length(joints: np.ndarray) -> float:
-    """Median over frames of hip-knee plus knee-ankle length, averaged over both legs (the input's units)."""
-    joints = check_h36m_joints(joints)
-    lengths = [
-        np.linalg.norm(joints[:, k] - joints[:, h], axis=-1) + np.linalg.norm(joints[:, a] - joints[:, k], axis=-1)
-        for h, k, a in LEGS
-    ]
-    length = float(np.median(np.concatenate(lengths)))
-    if not length > 0:
-        raise ValueError("the legs have zero length: cannot scale foot-contact thresholds")
-    return length
-
-
 def detect_contacts(joints: np.ndarray, *, fps: float, settings: ContactSettings | None = None) -> np.ndarray:
     """(T, 2) bool: whether the left and right foot are planted in each frame of Z-up world joints."""
     joints = check_h36m_joints(joints)
@@ -122,6 +108,8 @@ def detect_contacts(joints: np.ndarray, *, fps: float, settings: ContactSettings
     if frames < 2:
         return contacts
     leg = leg_length(joints)
+    if not leg > 0:
+        raise ValueError("the legs have zero length: cannot scale foot-contact thresholds")
     ankles = joints[:, [LEGS[LEFT][2], LEGS[RIGHT][2]]]                # (T, 2, 3)
     floor = float(np.percentile(ankles[..., 2].min(axis=1), 5.0))
     height = (ankles[..., 2] - floor) / leg                             # leg lengths above the floor level
@@ -364,6 +352,4 @@ def _check_contacts(contacts: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _check_fps(fps: float) -> float:
-    if not isinstance(fps, (int, float, np.integer, np.floating)) or not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
-    return float(fps)
+    return check_positive("fps", fps)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .camera import Intrinsics, pixels_to_normalized
+from .checks import check_positive
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
 from .refine import RefineSettings, reprojection_error
@@ -267,17 +267,14 @@ def _check_image_size(image_size: Any) -> tuple[Any, Any]:
     except (TypeError, ValueError):
         raise ValueError(f"image_size must be (width, height), got {image_size!r}") from None
     for name, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"image_size {name} must be a positive number, got {value!r}")
+        check_positive(f"image_size {name}", value)
     return width, height
 
 
 def _positive_or_none(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-    return float(value)
+    return check_positive(name, value)
 
 
 def fill_missing(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bones import bone_lengths
+from .checks import check_positive
 from .skeleton import COCO17, H36M17
 
 logger = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ class RefineSettings:
     def __post_init__(self) -> None:
         for name in ("noise", "limb_prior_m", "root_prior_m", "depth_prior", "outlier_window_s", "outlier_scale",
                      "huber"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"RefineSettings.{name} must be a finite number > 0, got {value!r}")
+            check_positive(f"RefineSettings.{name}", getattr(self, name))
         if not (math.isfinite(self.surface_weight) and 0.0 <= self.surface_weight <= 1.0):
             raise ValueError(f"RefineSettings.surface_weight must be in [0, 1], got {self.surface_weight!r}")
         if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
@@ -127,8 +126,7 @@ def refine(joints: np.ndarray, trajectory: np.ndarray, keypoints: np.ndarray, co
     """
     settings = settings or RefineSettings()
     joints, trajectory, keypoints, confidence = _check(joints, trajectory, keypoints, confidence)
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+    check_positive("fps", fps)
     frames = len(joints)
     uv = keypoints[:, FITTED_COCO]                                   # (T, 12, 2)
     conf = confidence[:, FITTED_COCO]

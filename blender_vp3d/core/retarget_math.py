@@ -55,20 +55,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .export_bvh import matrix_to_euler
-from .rotations import normalize
-from .skeleton import H36M17, LIMBS, check_h36m_joints
+from .rotations import continuous_quaternions, frame_from, matrix_to_quaternion, normalize
+from .skeleton import H36M17, LIMBS, check_h36m_joints, leg_length
 
 logger = logging.getLogger(__name__)
 
 HINGE_FALLBACK = 0.05
 TWISTS = ("hip_line", "shoulder_line", "spine_up", "chest_up", "forward",
           "left_leg", "right_leg", "left_arm", "right_arm")
-EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 _J = {name: i for i, name in enumerate(H36M17.joint_names)}
 # A T-pose in the rig's (left, up, forward) coordinates: the rest direction of a joint pair for rules that do
 # not aim the bone's own direction (aim=False).
-_T_POSE = {
+T_POSE = {
     "pelvis": (0.0, 1.0, 0.0), "spine": (0.0, 1.25, 0.0), "thorax": (0.0, 1.5, 0.0),
     "neck_nose": (0.0, 1.6, 0.0), "head_top": (0.0, 1.75, 0.0),
     "left_hip": (0.1, 1.0, 0.0), "left_knee": (0.1, 0.55, 0.0), "left_ankle": (0.1, 0.1, 0.0),
@@ -157,87 +155,6 @@ class PoseTrack:
     targets: np.ndarray
     root_head: np.ndarray | None
 
-    def euler(self, bone: str, order: str = "XYZ") -> np.ndarray:
-        """(T, 3) radians of ``bone`` in Blender's Euler ``order``, continuous over frames."""
-        return matrix_to_blender_euler(self.rotations[:, self.bones.index(bone)], order)
-
-
-# ------------------------------------------------------------------------------------------- rotations
-
-
-def frame_from(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
-    """Orthonormal frames (..., 3, 3), columns: primary, secondary made orthogonal to it, their cross."""
-    e1 = normalize(primary)
-    e2 = normalize(secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1)
-    return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
-
-
-def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) to unit quaternions (..., 4) as (w, x, y, z), w >= 0 not enforced."""
-    m = np.asarray(m, dtype=np.float64)
-    # Four candidates (Shepperd); take per element the one with the largest diagonal term for stability.
-    t = np.stack([m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2],
-                  m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                  -m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
-                  -m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], axis=-1)
-    best = np.argmax(t, axis=-1)
-    s = np.sqrt(np.maximum(1.0 + np.take_along_axis(t, best[..., None], -1)[..., 0], 1e-12)) * 2.0
-    q = np.empty(m.shape[:-2] + (4,))
-    c = [best == i for i in range(4)]
-    q[..., 0] = np.select(c, [0.25 * s, (m[..., 2, 1] - m[..., 1, 2]) / s, (m[..., 0, 2] - m[..., 2, 0]) / s,
-                              (m[..., 1, 0] - m[..., 0, 1]) / s])
-    q[..., 1] = np.select(c, [(m[..., 2, 1] - m[..., 1, 2]) / s, 0.25 * s, (m[..., 0, 1] + m[..., 1, 0]) / s,
-                              (m[..., 0, 2] + m[..., 2, 0]) / s])
-    q[..., 2] = np.select(c, [(m[..., 0, 2] - m[..., 2, 0]) / s, (m[..., 0, 1] + m[..., 1, 0]) / s, 0.25 * s,
-                              (m[..., 1, 2] + m[..., 2, 1]) / s])
-    q[..., 3] = np.select(c, [(m[..., 1, 0] - m[..., 0, 1]) / s, (m[..., 0, 2] + m[..., 2, 0]) / s,
-                              (m[..., 1, 2] + m[..., 2, 1]) / s, 0.25 * s])
-    return normalize(q)
-
-
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4) as (w, x, y, z) to rotation matrices (..., 3, 3)."""
-    w, x, y, z = np.moveaxis(normalize(np.asarray(q, dtype=np.float64)), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
-def continuous_quaternions(q: np.ndarray) -> np.ndarray:
-    """Flip signs along axis 0 so consecutive quaternions (T, ..., 4) have non-negative dot products; the first
-    frame is made w >= 0."""
-    q = np.array(q, dtype=np.float64)
-    q[0] *= np.where(q[0, ..., :1] < 0, -1.0, 1.0)
-    for t in range(1, len(q)):
-        q[t] *= np.where(np.sum(q[t] * q[t - 1], axis=-1, keepdims=True) < 0, -1.0, 1.0)
-    return q
-
-
-def matrix_to_blender_euler(rotations: np.ndarray, order: str = "XYZ") -> np.ndarray:
-    """(T, 3, 3) rotations to (T, 3) radians (x, y, z) in Blender's Euler ``order`` (``'XYZ'``:
-    ``R = Rz @ Ry @ Rx``), each frame the solution nearest the previous frame's."""
-    if order not in EULER_ORDERS:
-        raise ValueError(f"Euler order must be one of {', '.join(EULER_ORDERS)}, got {order!r}")
-    # Blender's order lists the axes in the order they apply: R = R[order[2]] R[order[1]] R[order[0]], which
-    # is the BVH-style (listed = matrix product order) reversed.
-    listed = np.radians(matrix_to_euler(rotations, order[::-1]))   # angles for order[2], order[1], order[0]
-    out = np.empty_like(listed)
-    for position, axis in enumerate(order[::-1]):
-        out[..., "XYZ".index(axis)] = listed[..., position]
-    return out
-
-
-def blender_euler_to_matrix(angles: np.ndarray, order: str = "XYZ") -> np.ndarray:
-    """Inverse of :func:`matrix_to_blender_euler`: (..., 3) radians (x, y, z) to (..., 3, 3)."""
-    from .rotations import axis_rotation
-
-    angles = np.asarray(angles, dtype=np.float64)
-    result = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
-    for axis in order:  # first listed axis applies first: left-multiply
-        result = axis_rotation(axis, angles[..., "XYZ".index(axis)]) @ result
-    return result
 
 
 # ------------------------------------------------------------------------------------------------ FK
@@ -270,24 +187,6 @@ def order_bones(rest: Sequence[RestBone]) -> list[int]:
     return done
 
 
-def pose_matrices(rest: Sequence[RestBone], basis: np.ndarray) -> np.ndarray:
-    """Forward kinematics: (T, B, 4, 4) armature-space pose matrices (``PoseBone.matrix``) for ``basis``
-    (T, B, 4, 4) ``matrix_basis`` of the bones in ``rest`` order."""
-    basis = np.asarray(basis, dtype=np.float64)
-    index = {bone.name: i for i, bone in enumerate(rest)}
-    out = np.empty_like(basis)
-    for i in order_bones(rest):
-        bone = rest[i]
-        matrix = np.asarray(bone.matrix, dtype=np.float64)
-        if bone.parent is None:
-            out[:, i] = matrix @ basis[:, i]
-        else:
-            p = index[bone.parent]
-            relative = np.linalg.inv(np.asarray(rest[p].matrix, dtype=np.float64)) @ matrix
-            out[:, i] = out[:, p] @ relative @ basis[:, i]
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- solve
 
 
@@ -306,8 +205,9 @@ def rig_axes(rest: Sequence[RestBone], rules: Mapping[str, BoneRule]) -> np.ndar
     return np.stack([left, up, np.cross(left, up)], axis=-1)
 
 
-def leg_length(rest: Sequence[RestBone], rules: Mapping[str, BoneRule]) -> float | None:
-    """Mean over sides of thigh + shin rest lengths (bones mapped hip->knee and knee->ankle), or None."""
+def rig_leg_length(rest: Sequence[RestBone], rules: Mapping[str, BoneRule]) -> float | None:
+    """A rig's leg length at rest: mean over sides of thigh + shin (bones mapped hip->knee and knee->ankle), or
+    None. A subject's is ``skeleton.leg_length``."""
     by_source = {rule.source: name for name, rule in rules.items()}
     rest_by_name = {bone.name: bone for bone in rest}
     sides = []
@@ -329,16 +229,6 @@ def rig_floor(rest: Sequence[RestBone], up: np.ndarray) -> float:
         if bone.length is not None:
             heights.append((bone.head + bone.direction * bone.length) @ up)
     return float(min(heights))
-
-
-def subject_leg_length(joints: np.ndarray) -> float:
-    """Mean over frames and sides of |hip-knee| + |knee-ankle| (metres)."""
-    j = check_h36m_joints(joints)
-    lengths = []
-    for side in ("left", "right"):
-        a, b, c = (j[:, _J[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
-        lengths.append(np.linalg.norm(b - a, axis=-1) + np.linalg.norm(c - b, axis=-1))
-    return float(np.mean(lengths))
 
 
 def solve_pose(
@@ -384,7 +274,7 @@ def solve_pose(
     up = axes[:, 1]
     observed = _observed_references(joints, axes)
     rest_refs = _rest_references(rest, rules, axes)
-    t_pose = {name: axes @ np.asarray(p) for name, p in _T_POSE.items()}
+    t_pose = {name: axes @ np.asarray(p) for name, p in T_POSE.items()}
 
     rest_m = np.stack([np.asarray(bone.matrix, dtype=np.float64) for bone in rest])
     pose = np.empty((frames, len(rest), 4, 4))
@@ -393,8 +283,8 @@ def solve_pose(
     location = root_head = None
     floor = rig_floor(rest, up)
     if scale is None:
-        rig_legs = leg_length(rest, rules)
-        scale = rig_legs / subject_leg_length(joints) if rig_legs else 1.0
+        rig_legs = rig_leg_length(rest, rules)
+        scale = rig_legs / leg_length(joints, statistic="mean") if rig_legs else 1.0
     for i in order_bones(rest):
         bone = rest[i]
         parent = index[bone.parent] if bone.parent is not None else None
@@ -477,7 +367,7 @@ def _rest_references(rest: Sequence[RestBone], rules: Mapping[str, BoneRule], ax
         for limb, (a, b, _c) in LIMBS.items():
             if rule.source == (a, b):
                 upper_dirs[limb] = by_name[name].direction if rule.aim else None
-    t_pose = {name: axes @ np.asarray(p) for name, p in _T_POSE.items()}
+    t_pose = {name: axes @ np.asarray(p) for name, p in T_POSE.items()}
     out = {}
     for name, rule in rules.items():
         if rule.twist in ("hip_line", "shoulder_line"):

@@ -9,13 +9,13 @@ flags. The Motion stores them (:meth:`CaptureSettings.to_dict`), so a capture ca
 from __future__ import annotations
 
 import json
-import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from . import filters
+from .checks import check_positive
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
 
@@ -110,13 +110,6 @@ class CaptureSettings:
 
 UI_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CaptureSettings) if "ui" in f.metadata)
 """The settings the add-on's panel and operator show, in the panel's order."""
-
-
-def check_positive(name: str, value: Any) -> float:
-    """``value`` as a float when it is a finite number > 0 (not a bool); ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 _TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}

@@ -81,3 +81,18 @@ def check_h36m_joints(joints: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(joints)):
         raise ValueError("joints contain NaN or inf")
     return joints
+
+
+def leg_length(joints: np.ndarray, *, statistic: str = "median") -> float:
+    """A subject's leg length, hip-knee plus knee-ankle, over both legs and every frame of H36M-17 joints
+    (T, 17, 3), in their units: the ``"median"`` (robust to a few bad frames, for thresholds) or the ``"mean"``.
+    A rig's rest leg length is ``retarget_math.rig_leg_length``."""
+    j = check_h36m_joints(joints)
+    index = {name: i for i, name in enumerate(H36M17.joint_names)}
+    lengths = []
+    for limb in ("left_leg", "right_leg"):
+        hip, knee, ankle = (j[:, index[name]] for name in LIMBS[limb])
+        lengths.append(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1))
+    if statistic not in ("median", "mean"):
+        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
+    return float(np.median(np.concatenate(lengths)) if statistic == "median" else np.mean(lengths))

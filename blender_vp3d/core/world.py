@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from .foot_contact import leg_length
-from .rotations import axis_angle_to_matrix, axis_rotation, normalize
-from .skeleton import H36M17
+from .checks import check_positive
+from .rotations import axis_rotation, normalize, rotation_between
+from .skeleton import H36M17, leg_length
 
 logger = logging.getLogger(__name__)
 
@@ -153,13 +153,12 @@ def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height
         raise ValueError(f"ankle_height_m must be in [0, 0.5) metres, got {ankle_height_m!r}")
     if not 0.0 <= floor_percentile <= 50.0:
         raise ValueError(f"floor_percentile must be in [0, 50], got {floor_percentile!r}")
-    if not math.isfinite(floor_prior_m) or floor_prior_m <= 0:
-        raise ValueError(f"floor_prior_m must be a finite number > 0, got {floor_prior_m!r}")
+    check_positive("floor_prior_m", floor_prior_m)
 
     camera = joints + trajectory[:, None, :]          # absolute positions, camera frame
     naive = camera @ CAMERA_TO_ZUP.T                   # level-camera guess: z up
     up = _estimate_up(naive, floor_prior_m)
-    level = _rotation_between(up, np.array([0.0, 0.0, 1.0])) @ CAMERA_TO_ZUP
+    level = rotation_between(up, np.array([0.0, 0.0, 1.0])) @ CAMERA_TO_ZUP
     levelled = camera @ level.T
 
     if face_viewer:
@@ -273,20 +272,6 @@ def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
     logger.debug("up: body axis %s, after floor fit %s (%.2f deg apart)", np.round(prior, 4), np.round(up, 4),
                  math.degrees(math.acos(float(np.clip(up @ prior, -1.0, 1.0)))))
     return up
-
-
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotation (3, 3) taking unit vector ``a`` onto unit vector ``b``."""
-    a, b = normalize(a), normalize(b)
-    axis = np.cross(a, b)
-    sin = np.linalg.norm(axis)
-    cos = float(a @ b)
-    if sin < 1e-12:
-        if cos > 0:
-            return np.eye(3)
-        perpendicular = normalize(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
-        return axis_angle_to_matrix(perpendicular * math.pi)
-    return axis_angle_to_matrix(axis / sin * math.atan2(sin, cos))
 
 
 def _check_inputs(joints: np.ndarray, trajectory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,13 +19,12 @@ import numpy as np
 from mathutils import Matrix
 
 from ..core.motion import Motion
-from ..core.retarget_math import (
-    PoseTrack,
-    RestBone,
+from ..core.retarget_math import PoseTrack, RestBone, solve_pose
+from ..core.rotations import (
     continuous_quaternions,
     matrix_to_blender_euler,
     matrix_to_quaternion,
-    solve_pose,
+    quaternion_to_axis_angle,
 )
 from .keyframes import Channel, new_action, write_keys
 from .presets import PRESET_LABELS, BoneMapping, RetargetError, closest_preset, detect_preset, preset_for
@@ -119,7 +118,7 @@ def apply_motion(
         if mode == "QUATERNION":
             values, prop = quaternions[:, k], "rotation_quaternion"
         elif mode == "AXIS_ANGLE":
-            values, prop = _axis_angle(quaternions[:, k]), "rotation_axis_angle"
+            values, prop = quaternion_to_axis_angle(quaternions[:, k]), "rotation_axis_angle"
         else:
             values, prop = matrix_to_blender_euler(rotations[:, k], mode), "rotation_euler"
         channels += [Channel(f"{path}.{prop}", i, values[:, i], bone_name) for i in range(values.shape[1])]
@@ -210,15 +209,6 @@ def _solve_evaluated(obj: bpy.types.Object, track: PoseTrack) -> tuple[np.ndarra
 
 def _escape(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _axis_angle(q: np.ndarray) -> np.ndarray:
-    """(T, 4) quaternions (w, x, y, z) to Blender's axis-angle (angle, x, y, z)."""
-    w = np.clip(q[:, 0], -1.0, 1.0)
-    angle = 2.0 * np.arccos(w)
-    s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
-    axis = np.where(s[:, None] > 1e-9, q[:, 1:] / np.maximum(s, 1e-9)[:, None], [0.0, 1.0, 0.0])
-    return np.column_stack([angle, axis])
 
 
 def _armature(obj: bpy.types.Object) -> bpy.types.Armature:
