@@ -125,3 +125,20 @@ def test_default_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if os.name == "posix" and os.uname().sysname == "Linux":
         assert default_cache_dir() == tmp_path / "xdg" / "blender_vp3d"
+
+
+def test_capture_key_holds_model_hashes_and_thresholds(monkeypatch):
+    """The key of a capture's entry changes with the model files' bytes and the detector's thresholds."""
+    import hashlib
+
+    from blender_vp3d.core.capture import detector_identity
+    from blender_vp3d.core.detectors import blazepose_anchors
+    from blender_vp3d.core.detectors.model_paths import MODEL_FILES, blazepose_model_dir
+    from blender_vp3d.core.settings import CaptureSettings
+
+    folder = blazepose_model_dir()
+    identity = detector_identity("blazepose", CaptureSettings())
+    assert identity["models"] == {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in MODEL_FILES}
+    monkeypatch.setattr(blazepose_anchors, "MIN_SCORE", 0.6)
+    changed = detector_identity("blazepose", CaptureSettings())
+    assert changed["thresholds"]["min_score"] == 0.6 and changed != identity

@@ -93,7 +93,7 @@ def test_bad_files_get_clear_errors(tmp_path, motion):
 
     meta = json.loads(str(np.load(good, allow_pickle=False)["metadata"]))
     cases = {
-        "no_metadata": ({"metadata": None}, "lacks metadata"),
+        "no_metadata": ({"metadata": None}, "no 'metadata' array"),
         "not_json": ({"metadata": np.array("{oops")}, "not valid JSON"),
         "other_format": ({"metadata": np.array(json.dumps({**meta, "format": "x"}))}, "not a blender_vp3d"),
         "future": ({"metadata": np.array(json.dumps({**meta, "version": FORMAT_VERSION + 1}))}, "version"),

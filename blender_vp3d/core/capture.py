@@ -33,7 +33,7 @@ from .world import align_to_world
 
 logger = logging.getLogger(__name__)
 
-DETECTION_VERSION = 1  # part of the cache key: raise it when a detector's output changes
+DETECTION_VERSION = 1  # part of the cache key (with detector_identity): raise it when detector code changes its output
 
 
 @dataclass
@@ -176,9 +176,9 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback)
         return _imported(settings.detector, info, settings, count), False
 
     name = _resolve_detector(settings.detector)
-    cache_settings = {"version": DETECTION_VERSION, "start": settings.start, "end": end, "stride": settings.stride, "max_side": DETECTION_MAX_SIDE,
-                      "config": settings.detectron2_config, "weights": settings.detectron2_weights}
     cache = DetectionCache() if settings.use_cache else None
+    cache_settings = {"version": DETECTION_VERSION, "start": settings.start, "end": end, "stride": settings.stride,
+                      "max_side": DETECTION_MAX_SIDE, **detector_identity(name, settings)} if cache else {}
     if cache is not None:
         hit = cache.load(info.path, name, cache_settings)
         if hit is not None:
@@ -202,6 +202,39 @@ def _resolve_detector(name: str) -> str:
     except (ImportError, OSError, ValueError) as exc:
         logger.info("BlazePose on LiteRT unavailable (%s); using mediapipe", exc)
         return "mediapipe"
+
+
+def detector_identity(name: str, settings: CaptureSettings) -> dict[str, Any]:
+    """What decides a detector's output besides the frames, for the detection cache's key: the SHA-256 of its
+    model files (or the package version where the models ship inside it) and its thresholds."""
+    from .detection_cache import sha256_file
+
+    if name == "blazepose":
+        from .detectors import blazepose, blazepose_anchors, blazepose_roi
+        from .detectors.model_paths import MODEL_FILES, blazepose_model_dir
+
+        folder = blazepose_model_dir()
+        return {"models": {file: sha256_file(folder / file) for file in MODEL_FILES},
+                "thresholds": {"min_score": blazepose_anchors.MIN_SCORE, "iou": blazepose_anchors.IOU_THRESHOLD,
+                               "min_presence": blazepose.MIN_PRESENCE, "roi_enlarge": blazepose_roi.ROI_ENLARGE,
+                               "heatmap_min_confidence": blazepose.HEATMAP_MIN_CONFIDENCE}}
+    if name == "mediapipe":
+        import importlib.metadata
+
+        try:
+            version = importlib.metadata.version("mediapipe")
+        except importlib.metadata.PackageNotFoundError:
+            version = None   # the detector then stops with its own message
+        return {"models": {"mediapipe": version}, "thresholds": {"min_detection": 0.5, "min_tracking": 0.5}}
+    if name == "detectron2":
+        from .detectors.detectron2_backend import DEFAULT_CONFIG, HALF_CONFIDENCE_SCORE
+
+        config = settings.detectron2_config or DEFAULT_CONFIG
+        models = {"config": sha256_file(config) if Path(config).is_file() else config,
+                  "weights": sha256_file(settings.detectron2_weights)
+                  if settings.detectron2_weights and Path(settings.detectron2_weights).is_file() else None}
+        return {"models": models, "thresholds": {"half_confidence_score": HALF_CONFIDENCE_SCORE}}
+    raise ValueError(f"unknown detector {name!r}")
 
 
 def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:

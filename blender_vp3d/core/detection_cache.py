@@ -2,9 +2,10 @@
 
 Detection is the slow stage of a capture; lifting, clean-up and retargeting are cheap and get re-run with other
 options. An entry is keyed by the SHA-256 of the video's bytes (so a renamed or copied file still hits and an
-edited one misses), the detector's name and a settings dict. The settings must hold everything that changes the
-detections: frame range, stride, ``max_side``, thresholds, model files (name and size, or a hash). A different
-dict is a different entry; changing settings never returns stale results.
+edited one misses), the detector's name and a settings dict. The caller puts in it what changes the detections;
+``capture.detect`` gives the frame range, stride, ``max_side``, a hand-raised version for the detector code, and
+``capture.detector_identity``: the SHA-256 of the detector's model files and its thresholds. A different dict is
+a different entry.
 
 Hashing a large video takes a while (about 1 s per GB), so hashes are remembered in ``video_hashes.json`` by
 resolved path, size and modification time, and recomputed when any of them changes.
@@ -37,14 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from .detectors.base import FrameDetections
 from .atomic import write_atomically
+from .detectors.base import FrameDetections
+from .npz import NpzFormat, read_npz
 
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "VP3D_CACHE_DIR"
 FORMAT_NAME = "blender_vp3d.detections"
 FORMAT_VERSION = 1
+FORMAT = NpzFormat(FORMAT_NAME, FORMAT_VERSION)
 MAX_REMEMBERED_HASHES = 2000
 _CHUNK = 1 << 20
 
@@ -120,10 +123,6 @@ class DetectionCache:
         except OSError as exc:
             logger.warning("cannot remember the video hash in %s: %s", self.root, exc)
         return digest
-
-    def key(self, video: str | os.PathLike, detector: str, settings: Mapping[str, Any]) -> str:
-        """The entry name for this video, detector and settings (64 hex digits)."""
-        return _key(self.video_hash(video), detector, canonical_settings(settings))
 
     def load(self, video: str | os.PathLike, detector: str, settings: Mapping[str, Any]) -> CachedDetections | None:
         """The cached detections, or None on a miss (including a damaged entry, which is logged)."""
@@ -253,17 +252,16 @@ def _concat(arrays: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarra
 
 
 def _read_entry(npz_path: Path, metadata: dict[str, Any], key: str) -> CachedDetections:
-    if metadata.get("format") != FORMAT_NAME or metadata.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"format {metadata.get('format')!r} version {metadata.get('format_version')!r}")
+    FORMAT.check(metadata)
     if metadata.get("key") != key:
         raise ValueError("its key does not match its name")
-    with np.load(npz_path, allow_pickle=False) as data:
-        counts = data["counts"].astype(np.int64)
-        keypoints = data["keypoints"].astype(np.float64)
-        boxes = data["boxes"].astype(np.float64)
-        scores = data["scores"].astype(np.float64)
-        frame_indices = data["frame_indices"].astype(np.int64)
-        timestamps = data["timestamps_s"].astype(np.float64) if "timestamps_s" in data.files else None
+    data = read_npz(npz_path)
+    counts = data["counts"].astype(np.int64)
+    keypoints = data["keypoints"].astype(np.float64)
+    boxes = data["boxes"].astype(np.float64)
+    scores = data["scores"].astype(np.float64)
+    frame_indices = data["frame_indices"].astype(np.int64)
+    timestamps = data["timestamps_s"].astype(np.float64) if "timestamps_s" in data else None
     frames = len(counts)
     people = int(counts.sum()) if frames else 0
     if frames != metadata.get("frames") or people != metadata.get("people") or np.any(counts < 0):

@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_atomically
-from .npz import read_npz
+from .npz import NpzFormat
 
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "blender_vp3d.model"
 FORMAT_VERSION = 1
+FORMAT = NpzFormat(FORMAT_NAME, FORMAT_VERSION)
 METADATA_KEY = "metadata"
 NETWORKS = ("pose", "trajectory")
 
@@ -211,12 +212,10 @@ def _validate_metadata(metadata: Mapping[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, types):
             wanted = " or ".join(t.__name__ for t in types)
             raise ModelFileError(f"metadata '{key}' must be {wanted}, got {value!r}")
-    if metadata["format"] != FORMAT_NAME:
-        raise ModelFileError(f"not a {FORMAT_NAME} file: format is {metadata['format']!r}")
-    if metadata["format_version"] != FORMAT_VERSION:
-        raise ModelFileError(
-            f"unsupported {FORMAT_NAME} version {metadata['format_version']} (this code reads version {FORMAT_VERSION})"
-        )
+    try:
+        FORMAT.check(dict(metadata))
+    except ValueError as exc:
+        raise ModelFileError(str(exc)) from None
     fps = metadata["fps"]
     if not math.isfinite(fps) or fps <= 0:
         raise ModelFileError(f"metadata 'fps' must be positive, got {fps!r}")
@@ -253,24 +252,14 @@ def load_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
-        arrays = read_npz(path)
+        arrays, metadata = FORMAT.read(path, metadata_key=METADATA_KEY)
     except ValueError as exc:
         message = str(exc)
         if "not an .npz" in message:
             raise ModelFileError(f"{path} is not an .npz model file (not a zip archive; truncated or wrong file?)") from None
-        if "pickled" in message:
-            raise ModelFileError(message) from None
-        raise ModelFileError(f"{path} is not a readable .npz model file: {message}") from None
-
-    raw = arrays.pop(METADATA_KEY, None)
-    if raw is None:
-        raise ModelFileError(f"{path} has no '{METADATA_KEY}' entry (not a {FORMAT_NAME} file?)")
-    if raw.ndim != 0 or raw.dtype.kind != "U":
-        raise ModelFileError(f"{path}: '{METADATA_KEY}' must be a 0-d unicode array, got {raw.dtype} {raw.shape}")
-    try:
-        metadata = json.loads(str(raw[()]))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: metadata is not valid JSON: {exc}") from None
+        if "cannot be read" in message:
+            raise ModelFileError(f"{path} is not a readable .npz model file: {message}") from None
+        raise ModelFileError(message) from None
     try:
         weights = validate(arrays, metadata)
     except ModelFileError as exc:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +27,15 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_atomically
-from .npz import read_npz
+from .checks import check_positive
+from .npz import NpzFormat
 from .skeleton import COCO17, H36M17
 
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "blender_vp3d.motion"
 FORMAT_VERSION = 1
+FORMAT = NpzFormat(FORMAT_NAME, FORMAT_VERSION, version_key="version")
 
 
 class MotionFileError(ValueError):
@@ -86,10 +87,7 @@ class Motion:
                     f"keypoints_2d must be (T, 17, 3) = ({frames}, 17, 3) pixels + confidence, "
                     f"got {self.keypoints_2d.shape}"
                 )
-        numeric = isinstance(self.fps, (int, float, np.integer, np.floating))
-        if not numeric or not math.isfinite(self.fps) or self.fps <= 0:
-            raise ValueError(f"fps must be a finite number > 0, got {self.fps!r}")
-        self.fps = float(self.fps)
+        self.fps = check_positive("fps", self.fps)
         if self.image_size is not None:
             size = tuple(self.image_size)
             if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
@@ -154,23 +152,12 @@ class Motion:
         if not path.is_file():
             raise MotionFileError(f"motion file not found: {path}")
         try:
-            arrays = read_npz(path)
+            arrays, metadata = FORMAT.read(path)
         except ValueError as exc:
             raise MotionFileError(f"{path} is not a readable motion file (.npz): {exc}") from None
-        missing = {"joints", "trajectory", "contacts", "metadata"} - set(arrays)
+        missing = {"joints", "trajectory", "contacts"} - set(arrays)
         if missing:
             raise MotionFileError(f"{path} is not a motion file: it lacks {', '.join(sorted(missing))}")
-        try:
-            metadata = json.loads(str(arrays["metadata"]))
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise MotionFileError(f"{path}: the metadata is not valid JSON ({exc})") from exc
-        if not isinstance(metadata, dict):
-            raise MotionFileError(f"{path}: the metadata is not a JSON object")
-        if metadata.get("format") != FORMAT_NAME:
-            raise MotionFileError(f"{path} is not a {FORMAT_NAME} file (format {metadata.get('format')!r})")
-        version = metadata.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise MotionFileError(f"{path} has format version {version!r}; this version reads up to {FORMAT_VERSION}")
         if metadata.get("joint_layout") != H36M17.name:
             raise MotionFileError(
                 f"{path} holds joint layout {metadata.get('joint_layout')!r}, expected {H36M17.name!r}"
