@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .boxes import iou as box_iou
 from .detectors.base import FrameDetections
 
 logger = logging.getLogger(__name__)
@@ -301,21 +302,11 @@ def _similarity(tracks: list[_Building], frame: FrameDetections, t: int, setting
     for row, track in enumerate(tracks):
         box, keypoints = track.predict(t, settings.max_predict)
         for col in range(frame.count):
-            iou = _iou(box, frame.boxes[col])
+            iou = float(box_iou(box, frame.boxes[col])[0])
             keypoint = _keypoint_similarity(keypoints, frame.keypoints[col], box, frame.boxes[col], settings)
             scores[row, col] = iou if keypoint is None else \
                 settings.iou_weight * iou + (1.0 - settings.iou_weight) * keypoint
     return scores
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if not (width > 0 and height > 0):
-        return 0.0
-    inter = width * height
-    union = _area(a) + _area(b) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _area(box: np.ndarray) -> float:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..boxes import iou
+
 INPUT_SIZE = 224
 NUM_ANCHORS = 2254
 NUM_KEYPOINTS = 4
@@ -100,18 +102,6 @@ def decode_detections(
     return PersonDetections(boxes[valid], keypoints[valid], scores[keep][valid])
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def weighted_nms(detections: PersonDetections, iou_threshold: float = IOU_THRESHOLD) -> PersonDetections:
     """Weighted non-max suppression; the result is sorted by score, best first."""
     order = np.argsort(-detections.scores, kind="stable")
@@ -120,7 +110,7 @@ def weighted_nms(detections: PersonDetections, iou_threshold: float = IOU_THRESH
     remaining = np.arange(len(scores))
     while remaining.size:
         best = remaining[0]
-        absorbed = _iou(boxes[best], boxes[remaining]) > iou_threshold
+        absorbed = iou(boxes[best], boxes[remaining]) > iou_threshold
         members = remaining[absorbed] if absorbed.any() else remaining[:1]
         weights = scores[members] / scores[members].sum()
         out_boxes.append(weights @ boxes[members])

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..boxes import iou
 from ..video import DETECTION_MAX_SIDE, VideoFrame, probe_video, read_frames
 from .base import FrameDetections, check_frame
 from .blazepose import BlazePoseDetector
@@ -115,7 +116,7 @@ class ParallelDetector:
             out = []
             for item in items:
                 if isinstance(item, VideoFrame):  # detect on the (maybe downscaled) frame, report video pixels
-                    out.append(item.detections_to_video(detector.detect(item.image)))
+                    out.append(item.detections_to_video(detector.detect(item.image, bgr=item.bgr)))
                 else:
                     out.append(detector.detect(item))
                 with self._lock:
@@ -161,8 +162,8 @@ class ParallelDetector:
         end = info.frame_count if end is None else min(end, info.frame_count)
         total = len(range(start, end, stride))
         segments = split_segments(total, self.workers, self.min_segment_frames) if total else []
-        jobs = [functools.partial(read_frames, path, start + a * stride, start + b * stride, stride, max_side=max_side)
-                for a, b in segments]
+        jobs = [functools.partial(read_frames, path, start + a * stride, start + b * stride, stride, max_side=max_side,
+                                  bgr=True) for a, b in segments]
         return self._run(jobs, total, progress)
 
     def detect_frames(
@@ -179,27 +180,6 @@ class ParallelDetector:
         return self._run(jobs, len(frames), progress)
 
 
-def detect_frames_parallel(
-    source: str | Path | Iterable[np.ndarray],
-    workers: int = 2,
-    *,
-    model_dir: Path | None = None,
-    num_threads: int = 1,
-    min_segment_frames: int = MIN_SEGMENT_FRAMES,
-    progress: Callable[[int, int], None] | None = None,
-) -> list:
-    """BlazePose detections (one FrameDetections per frame) for a video file or for frames (RGB) in memory.
-
-    One-shot form of :class:`ParallelDetector`. An iterator of frames is read into a list first.
-    """
-    with ParallelDetector(workers, model_dir=model_dir, num_threads=num_threads,
-                          min_segment_frames=min_segment_frames) as pool:
-        if isinstance(source, (str, Path)):
-            return pool.detect_video(source, progress)
-        frames = source if isinstance(source, (Sequence, np.ndarray)) else list(source)
-        return pool.detect_frames(frames, progress)
-
-
 def _slice(frames: Sequence[np.ndarray], start: int, stop: int) -> Sequence[np.ndarray]:
     return frames[start:stop]
 
@@ -208,9 +188,5 @@ def _same_person(a: FrameDetections, b: FrameDetections, min_iou: float = 0.3) -
     """Whether the first person of two neighbouring frames is the same one (boxes overlap); True if unknown."""
     if a.count == 0 or b.count == 0:
         return True
-    x0, y0 = np.maximum(a.boxes[0, :2], b.boxes[0, :2])
-    x1, y1 = np.minimum(a.boxes[0, 2:], b.boxes[0, 2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    area = lambda box: max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])  # noqa: E731
-    union = area(a.boxes[0]) + area(b.boxes[0]) - inter
-    return union <= 0 or inter / union >= min_iou
+    no_area = [not ((box[2] - box[0]) > 0 and (box[3] - box[1]) > 0) for box in (a.boxes[0], b.boxes[0])]
+    return all(no_area) or bool(iou(a.boxes[0], b.boxes[:1])[0] >= min_iou)
