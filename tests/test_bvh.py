@@ -71,10 +71,14 @@ Frame Time: 0.01
 
 
 def test_euler_order_matters():
-    a = euler_to_matrix(np.array([30.0, 40, 50]), "XYZ")
-    b = euler_to_matrix(np.array([30.0, 40, 50]), "ZYX")
-    assert not np.allclose(a, b)
-    np.testing.assert_allclose(a @ a.T, np.eye(3), atol=1e-12)
+    """Worked by hand: channels ``Zrotation Xrotation`` of 90 degrees each mean R = Rz(90) @ Rx(90), right-handed;
+    listed the other way round, Rx(90) @ Rz(90)."""
+    np.testing.assert_allclose(euler_to_matrix(np.array([90.0, 0, 0]), "XYZ"), [[1, 0, 0], [0, 0, -1], [0, 1, 0]],
+                               atol=1e-12)
+    np.testing.assert_allclose(euler_to_matrix(np.array([90.0, 90, 0]), "ZXY"), [[0, 0, 1], [1, 0, 0], [0, 1, 0]],
+                               atol=1e-12)
+    np.testing.assert_allclose(euler_to_matrix(np.array([90.0, 90, 0]), "XZY"), [[0, -1, 0], [0, 0, -1], [1, 0, 0]],
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("text,message", [

@@ -53,7 +53,6 @@ def test_causal_model_never_looks_ahead():
 
 def test_config_is_validated_and_trajectory_has_one_joint():
     with pytest.raises(ValueError, match="odd"):
-        ModelConfig(filter_widths=[3, 4]).__class__  # noqa: B018
         TemporalModel(ModelConfig(filter_widths=[3, 4]))
     assert trajectory_config(ModelConfig()).num_joints_out == 1
     assert ModelConfig(filter_widths=[3, 3, 3, 3, 3]).receptive_field() == 243

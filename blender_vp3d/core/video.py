@@ -1,7 +1,7 @@
 """Read a video's frames upright, with their timestamps, and fail early with one clear line on bad files.
 
 Every capture starts here, so the ways a video file goes wrong (not a video, a truncated download, an empty
-recording, a phone's rotation flag, a variable frame rate, a 4K clip) are dealt with once, before any
+recording, a phone's rotation flag, a 4K clip) are dealt with once, before any
 detector runs. Decoding is OpenCV's FFmpeg backend (``cv2.CAP_FFMPEG`` always, so a name with ``%d`` in it is
 never taken for an image sequence).
 
@@ -13,9 +13,10 @@ opening works: frames and ``CAP_PROP_FRAME_WIDTH/HEIGHT`` are then as displayed.
 took, and otherwise rotate each frame with ``cv2.rotate`` ourselves. ``tests/test_video.py`` checks 90, 180
 and 270 degrees on clips whose MP4 track matrix is patched (no ffmpeg binary is needed).
 
-Timing. ``VideoFrame.timestamp_s`` is the frame's presentation time from the file (``CAP_PROP_POS_MSEC``), so
-a variable-frame-rate clip keeps its real timing: :func:`is_variable_frame_rate` tells, and
-:func:`resample_uniform` puts per-frame values on a uniform grid for the lifter, which takes one ``fps``.
+Timing. ``VideoFrame.timestamp_s`` is the frame's presentation time from the file (``CAP_PROP_POS_MSEC``). A
+capture does not use it: it lifts and keys every clip at the nominal rate (``VideoInfo.fps`` over the stride),
+so a variable-frame-rate clip is treated as if its frames were evenly spaced. :func:`is_variable_frame_rate`
+and :func:`resample_uniform` are the pieces a re-timing would need; the pipeline does not call them yet.
 
 Truncation. MP4/MOV files are checked up front by walking their top-level boxes (headers only): a box that
 runs past the end of the file, or no ``moov`` index, means the file was cut. Other containers are caught
@@ -29,6 +30,10 @@ Large frames. ``max_side`` downscales frames (``INTER_AREA``) in the reader so t
 that many pixels; :meth:`VideoFrame.detections_to_video` maps keypoints found on the smaller image back to the
 video's pixels. Detectors resize internally anyway (BlazePose to 256 px, Keypoint R-CNN to about 800), so
 :data:`DETECTION_MAX_SIDE` loses nothing and spares copying and converting 4K frames.
+
+Channel order. Frames are RGB unless read with ``bgr=True``, which hands over OpenCV's BGR frame as decoded:
+BlazePose swaps channels on its small crops instead, which spares converting every 1080p frame (about 1 ms of
+a core each).
 """
 
 from __future__ import annotations
@@ -91,14 +96,16 @@ class VideoFrame:
 
     index:       frame number in the file, from 0, in presentation order.
     timestamp_s: presentation time from the file, seconds (need not start at 0).
-    image:       (H, W, 3) uint8 RGB, upright; smaller than the video when read with ``max_side``.
+    image:       (H, W, 3) uint8 RGB (BGR when ``bgr``), upright; smaller than the video when read with ``max_side``.
     video_size:  (width, height) of the video as displayed, for mapping coordinates back.
+    bgr:         ``image`` is in OpenCV's BGR order (read with ``bgr=True``).
     """
 
     index: int
     timestamp_s: float
     image: np.ndarray
     video_size: tuple[int, int]
+    bgr: bool = False
 
     @property
     def scale(self) -> tuple[float, float]:
@@ -167,7 +174,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 
 def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None, stride: int = 1, *,
-                max_side: int | None = None, prefetch: int = 0) -> Iterator[VideoFrame]:
+                max_side: int | None = None, prefetch: int = 0, bgr: bool = False) -> Iterator[VideoFrame]:
     """Frames ``start``, ``start + stride``, ... before ``end`` (exclusive; ``None`` for the last frame).
 
     Frames between ``start`` and ``end`` are decoded in order (skipped ones too: codecs need them). A ``start``
@@ -175,15 +182,16 @@ def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None,
     then decoding forward), which is exact for constant-frame-rate video; in a variable-frame-rate file
     OpenCV numbers frames by timestamp times fps, so indices there count from that estimate.
     ``prefetch > 0`` decodes that many frames ahead on a background thread (see :class:`ThreadedFrameReader`).
+    ``bgr=True`` yields OpenCV's BGR frames as decoded (see the module docstring).
     Raises :class:`VideoError` for a bad or truncated file (a truncation that only shows at the end is raised
     after the last good frame) and ``ValueError`` for a bad range.
     """
     if prefetch:
-        return ThreadedFrameReader(path, start, end, stride, max_side=max_side, queue_size=prefetch)
+        return ThreadedFrameReader(path, start, end, stride, max_side=max_side, queue_size=prefetch, bgr=bgr)
     path = Path(path)
     info = probe_video(path)
     first, last = _check_range(info, start, end, stride, max_side)
-    return _frames(info, first, last, stride, max_side)
+    return _frames(info, first, last, stride, max_side, bgr)
 
 
 class ThreadedFrameReader:
@@ -195,13 +203,13 @@ class ThreadedFrameReader:
     """
 
     def __init__(self, path: str | os.PathLike, start: int = 0, end: int | None = None, stride: int = 1, *,
-                 max_side: int | None = None, queue_size: int = DEFAULT_QUEUE_SIZE):
+                 max_side: int | None = None, queue_size: int = DEFAULT_QUEUE_SIZE, bgr: bool = False):
         if not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(f"queue_size must be a positive integer, got {queue_size!r}")
         path = Path(path)
         self.info = probe_video(path)
         first, last = _check_range(self.info, start, end, stride, max_side)
-        frames = _frames(self.info, first, last, stride, max_side)
+        frames = _frames(self.info, first, last, stride, max_side, bgr)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._finished = False
@@ -388,7 +396,7 @@ def _check_range(info: VideoInfo, start: int, end: int | None, stride: int,
 
 
 def _frames(info: VideoInfo, start: int, end: int, stride: int,
-            max_side: int | None) -> Generator[VideoFrame, None, None]:
+            max_side: int | None, keep_bgr: bool = False) -> Generator[VideoFrame, None, None]:
     import cv2
 
     cap, _, rotate_code = _open(info.path)
@@ -417,8 +425,8 @@ def _frames(info: VideoInfo, start: int, end: int, stride: int,
                     bgr = cv2.rotate(bgr, rotate_code)
                 if target is not None:
                     bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                yield VideoFrame(index=index, timestamp_s=timestamp, image=rgb, video_size=size)
+                image = bgr if keep_bgr else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield VideoFrame(index=index, timestamp_s=timestamp, image=image, video_size=size, bgr=keep_bgr)
             index += 1
     finally:
         cap.release()
