@@ -18,10 +18,16 @@ For each camera in turn:
    static image mode) on the same frames, each cropped to our person's box so it sees the same person.
 
 Score: P-MPJPE (per-frame similarity alignment) over 14 joints: the 12 limb joints and the hip and shoulder
-midpoints, in millimetres, on the frames where every method has a result and the reference every joint.
-``Demo_SinglePerson`` is the demo: it is never used here.
+midpoints, in millimetres, on the frames where every method has a result and the reference every joint; and
+MPJVE (jitter: the error of the frame-to-frame velocities of those aligned joints, mm per frame, over pairs of
+consecutive such frames). ``Demo_SinglePerson`` is the demo: it is never used here.
 
-Usage: ``.venv/bin/python benchmarks/video_accuracy.py [--model PATH] [--no-mediapipe] [--json OUT]``
+``--detect-every N`` runs the tested camera's detector on every N-th frame only (tracking continuous over the
+detected frames, :func:`core.tracking.fill_frames` interpolating the others), the reference staying the
+every-frame triangulation: on these 60 fps videos N = 2 detects at the lifter's 30 fps.
+
+Usage: ``.venv/bin/python benchmarks/video_accuracy.py [--model PATH] [--no-mediapipe] [--detect-every N]
+[--json OUT]``
 """
 
 from __future__ import annotations
@@ -42,9 +48,9 @@ sys.path.insert(0, str(ROOT))
 from blender_vp3d.core.camera import Intrinsics, pixels_to_normalized  # noqa: E402
 from blender_vp3d.core.capture import CaptureSettings, capture, detect  # noqa: E402
 from blender_vp3d.core.lifter import Lifter  # noqa: E402
-from blender_vp3d.core.metrics import p_mpjpe  # noqa: E402
+from blender_vp3d.core.metrics import _procrustes_align, p_mpjpe  # noqa: E402
 from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
-from blender_vp3d.core.tracking import select_track  # noqa: E402
+from blender_vp3d.core.tracking import fill_frames, select_track  # noqa: E402
 from blender_vp3d.core.video import probe_video, read_frames  # noqa: E402
 
 DEMO = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_MultiPerson"
@@ -272,12 +278,43 @@ def frame_errors(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.array([p_mpjpe(p[None], r[None]) for p, r in zip(pred, reference)])
 
 
+def velocity_errors(pred: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """MPJVE terms: per pair of consecutive valid frames, the mean joint error of the aligned velocities."""
+    aligned = np.full_like(pred, np.nan)
+    aligned[valid] = _procrustes_align(pred[valid], reference[valid])
+    pairs = valid[:-1] & valid[1:]
+    velocity_error = np.diff(aligned, axis=0) - np.diff(reference, axis=0)
+    return np.linalg.norm(velocity_error[pairs], axis=-1).mean(axis=-1)
+
+
+def strided_keypoints(video: Path, step: int, full: np.ndarray, subject_view: Camera | None,
+                      subject: np.ndarray | None, camera: Camera) -> np.ndarray:
+    """Keypoints of the subject detected on every ``step``-th frame, filled in between (T, 17, 3).
+
+    Frames where that detection follows another person than cam01's subject take the every-frame keypoints
+    (which were re-detected on the subject), as the every-frame run does."""
+    info = probe_video(video)
+    detections, _ = detect(info, CaptureSettings(stride=step), lambda event: None)
+    person = fill_frames(select_track(detections), step, info.frame_count)
+    present = person.present[:len(full)]
+    keypoints = np.where(present[:, None, None], person.keypoints[:len(full)], np.nan)
+    keypoints[..., 2] = np.nan_to_num(keypoints[..., 2])
+    if subject_view is not None and subject is not None:
+        wrong = present & ~frame_consistent(subject_view, camera, subject, keypoints)
+        keypoints[wrong] = full[wrong]
+    return keypoints
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
     parser.add_argument("--no-mediapipe", action="store_true", help="skip MediaPipe (ours only)")
+    parser.add_argument("--detect-every", type=int, default=1, metavar="N",
+                        help="detect the tested camera on every N-th frame only (default 1: every frame)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
+    if args.detect_every < 1:
+        parser.error("--detect-every must be at least 1")
     logging.basicConfig(level=logging.WARNING)
     if not (DEMO / "calibration" / "Calib.qca.txt").exists():
         raise SystemExit(f"{DEMO} is missing: run python3 build.py env")
@@ -305,10 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     figures: dict = {}
     totals: dict[str, list[np.ndarray]] = {"network": [], "ours": [], "capture": [], "mediapipe": []}
+    velocity_totals: dict[str, list[np.ndarray]] = {name: [] for name in totals}
     for index, (camera, video) in enumerate(zip(cameras, videos)):
         others = [i for i in range(len(cameras)) if i != index]
         reference = fourteen_from_coco(triangulate([cameras[i] for i in others], [chosen[i] for i in others]))
         keypoints = chosen[index]
+        if args.detect_every > 1:
+            keypoints = strided_keypoints(video, args.detect_every, keypoints, cameras[0] if index else None,
+                                          chosen[0] if index else None, camera)
         size = (camera.intrinsics.width, camera.intrinsics.height)
         network = fourteen_from_h36m(lifter.lift(keypoints, image_size=size, refine=False).joints)
         ours = fourteen_from_h36m(lifter.lift(keypoints, image_size=size).joints)
@@ -322,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         errors = {name: frame_errors(values[valid], reference[valid]) for name, values in methods.items()}
         for name, e in errors.items():
             totals[name].append(e)
+        for name, values in methods.items():
+            velocity_totals[name].append(velocity_errors(values, reference, valid))
         row = {name: 1000 * float(e.mean()) for name, e in errors.items()}
         figures[camera.name] = {"frames": int(valid.sum()), **row}
         line = f"{camera.name:8s} {int(valid.sum()):6d} {row['network']:8.1f} {row['ours']:8.1f} {row['capture']:8.1f}"
@@ -335,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         line += f" {overall['mediapipe']:10.1f} {overall['ours'] / overall['mediapipe']:8.2f}"
     print(line)
     figures["all"] = overall
+    jitter = {name: 1000 * float(np.concatenate(e).mean()) for name, e in velocity_totals.items() if e}
+    print("MPJVE, mm per frame, same joints and frames: " + ", ".join(f"{k} {v:.1f}" for k, v in jitter.items()))
+    figures["mpjve"] = jitter
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=1))

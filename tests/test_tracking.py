@@ -177,3 +177,24 @@ def test_real_detections_with_a_bystander():
     assert identities(person.tracks[:1], truth)[person.track_id] == {0}
     np.testing.assert_allclose(person.keypoints, np.stack(real))
     assert len(person.tracks) == 2 and identities(person.tracks[1:], truth)[person.tracks[1].track_id] == {1}
+
+
+def test_detecting_every_other_frame_of_60_fps_video_follows_every_frame_detection(sample_videos, tmp_path,
+                                                                                   monkeypatch):
+    """The default capture of a 60 fps clip detects every other frame (the lifter's 30 fps) and fills the rest:
+    its 2D keypoints stay within a few pixels of detecting every frame, on every frame."""
+    from blender_vp3d.core.capture import capture, detection_step
+    from blender_vp3d.core.settings import CaptureSettings
+    from blender_vp3d.core.video import probe_video
+
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))
+    video = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    assert detection_step(probe_video(video), CaptureSettings(), 30.0) == 2
+    assert detection_step(probe_video(video), CaptureSettings(detect_every_frame=True), 30.0) == 1
+    halved = capture(video, CaptureSettings(use_cache=False)).motion
+    full = capture(video, CaptureSettings(use_cache=False, detect_every_frame=True)).motion
+    assert halved.num_frames == full.num_frames == 100
+    confident = (full.keypoints_2d[..., 2] > 0.5) & (halved.keypoints_2d[..., 2] > 0.5)
+    distance = np.linalg.norm(halved.keypoints_2d[..., :2] - full.keypoints_2d[..., :2], axis=-1)[confident]
+    assert confident.mean() > 0.8 and np.median(distance) < 4.0, (confident.mean(), np.median(distance))
+    assert np.median(np.linalg.norm(halved.joints - full.joints, axis=-1)) < 0.03  # metres

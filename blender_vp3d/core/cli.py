@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--track", type=int, help="track id of another person (see the tracks listed)")
     c.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     c.add_argument("--no-cache", action="store_true", help="run the detector even if cached")
+    c.add_argument("--detect-every-frame", action="store_true",
+                   help="detect every frame even above the lifter's 30 fps (default: e.g. every other of 60 fps)")
     c.add_argument("--model", help="lifter model file (default: the bundled model)")
     c.add_argument("--preview", type=Path, help="write a side-by-side preview video (.mp4) and a .png sheet")
     c.add_argument("--json-progress", action="store_true", help="one JSON line per progress step on stdout")
@@ -123,7 +125,7 @@ def _settings(args: argparse.Namespace) -> CaptureSettings:
         foot_lock=not args.no_foot_lock, refine=not args.no_refine, in_place=args.in_place,
         face_viewer=not args.keep_facing, track_id=args.track, detectron2_config=args.detectron2_config,
         detectron2_weights=args.detectron2_weights, workers=args.workers, use_cache=not args.no_cache,
-        model=args.model)
+        detect_every_frame=args.detect_every_frame, model=args.model)
 
 
 def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:

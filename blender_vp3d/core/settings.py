@@ -59,6 +59,7 @@ class CaptureSettings:
     detectron2_config: str | None = None
     detectron2_weights: str | None = None
     workers: int = 2                   # processes for detection (BlazePose)
+    detect_every_frame: bool = False   # also above the lifter's rate (default: capture.detection_step)
     use_cache: bool = True
     model: str | None = None           # lifter model file; None: the bundled one
 

@@ -207,6 +207,37 @@ def select_track(detections: Sequence[FrameDetections], track_id: int | None = N
     return SelectedPerson(keypoints, boxes, present, chosen.track_id, chosen.coverage, joint_coverage, ordered)
 
 
+def fill_frames(person: SelectedPerson, step: int, count: int) -> SelectedPerson:
+    """The person tracked on every ``step``-th frame (frames 0, step, 2 step, ...), on all ``count`` frames.
+
+    Why: the lifter works at 30 fps, so on a 60 fps video detecting every other frame gives it the same input
+    for half the detection work (``benchmarks/video_accuracy.py --detect-every 2``). A frame between two
+    detected ones gets their linear interpolation (keypoints, confidences, box) where the person is present in
+    both, else nothing; frames after the last detected one hold it. ``tracks`` keep the detected frames' indices.
+    """
+    if step < 1:
+        raise ValueError(f"step must be at least 1, got {step}")
+    detected = len(person.present)
+    if detected != len(range(0, count, step)):
+        raise ValueError(f"{detected} detected frames do not match every {step}th of {count} frames")
+    if step == 1:
+        return person
+    position = np.minimum(np.arange(count) / step, detected - 1)
+    lower = np.floor(position).astype(int)
+    upper = np.minimum(lower + 1, detected - 1)
+    weight = position - lower
+    present = person.present[lower] & (person.present[upper] | (weight == 0))
+    keypoints = np.full((count, NUM_KEYPOINTS, 3), np.nan)
+    keypoints[..., 2] = 0.0
+    boxes = np.full((count, 4), np.nan)
+    w = weight[present, None, None]
+    a, b = lower[present], upper[present]
+    keypoints[present] = person.keypoints[a] * (1 - w) + np.where(w > 0, person.keypoints[b], 0.0) * w
+    boxes[present] = person.boxes[a] * (1 - w[:, 0]) + np.where(w[:, 0] > 0, person.boxes[b], 0.0) * w[:, 0]
+    return SelectedPerson(keypoints, boxes, present, person.track_id, float(present.mean()), person.joint_coverage,
+                          person.tracks)
+
+
 def linear_assignment(cost: np.ndarray) -> list[tuple[int, int]]:
     """Minimum-cost matching of rows to columns (Hungarian algorithm, O(n^2 m)); (row, column) pairs.
 
