@@ -1,88 +1,142 @@
-"""End-to-end capture speed beside the detector alone, in one run (issue 3's speed goal).
+"""End-to-end capture speed beside MediaPipe's detection alone on the same frames, start-up and memory, in one run.
 
-    .venv/bin/python benchmarks/pipeline.py [--repeats 2]
+    .venv/bin/python benchmarks/pipeline.py [--long-frames 2000] [--skip-long]
 
-For the Pose2Sim videos cam01..cam04 (100 frames of 1080x1920 each) and a 400-frame clip made by
-concatenating them, prints frames per second of:
+Clips: the Pose2Sim videos cam01..cam04 (100 frames of 1080x1920 at 60 fps each) and a long clip of cam01
+played back and forth (``--long-frames``, 1080x1920, 60 fps, MPEG-4 part 2). Every measurement runs in a fresh process (so start-up
+and peak memory are its own), with the detection cache off:
 
-* detector only: BlazePose on LiteRT over the frames (decode + detect, two worker threads), and
-* end to end: ``capture`` (probe, decode, detect, track, lift, smooth, world alignment, foot locking) plus
-  writing the motion file and the BVH,
+* ``ours``: ``capture`` with default settings on both cores (loading the models and the pool, decode, detect,
+  track, lift, clean-up) plus writing
+  the motion file and the BVH; frames per second of video (all but the imports);
+* ``start-up``: in its own process, what a capture pays before its first frame: importing the capture code,
+  loading the lifter, building the two-worker BlazePose pool and detecting one frame;
+* ``mp 1p`` / ``mp 2p``: MediaPipe Pose alone from the same video (decoding included), one process pinned to
+  one core, and two processes each taking half of the clip (as ``benchmarks/detector.py`` runs them);
+* ``MB``: the capture process's peak resident memory.
 
-best of ``--repeats`` runs each, alternating, with the detection cache off. Targets: end to end >= 0.9x detector
-only, and >= 30 fps of 1080p input on the 2-core machine.
+Targets (issue 14): ours >= 1.5x ``mp 2p``; start-up under 0.3 s; memory flat in clip length (long clip < 500 MB).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import cv2  # noqa: E402
-
-from blender_vp3d.core import Lifter  # noqa: E402
-from blender_vp3d.core.capture import CaptureSettings, capture  # noqa: E402
-from blender_vp3d.core.detectors.parallel import ParallelDetector  # noqa: E402
-from blender_vp3d.core.export_bvh import write_bvh  # noqa: E402
-from blender_vp3d.core.video import read_frames  # noqa: E402
-
+BENCHMARKS = Path(__file__).resolve().parent
 VIDEOS = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_SinglePerson" / "videos"
 
+CAPTURE = r"""
+import json, sys, time
+sys.path.insert(0, {root!r})
+from blender_vp3d.core.capture import capture
+from blender_vp3d.core.export_bvh import write_bvh
+from blender_vp3d.core.settings import CaptureSettings
+from pathlib import Path
+started = time.perf_counter()
+result = capture({video!r}, CaptureSettings(use_cache=False))
+result.motion.save(Path({work!r}) / "motion.npz")
+write_bvh(Path({work!r}) / "motion.bvh", result.motion.joints, fps=result.motion.fps)
+seconds = time.perf_counter() - started
+# VmHWM, not ru_maxrss: Linux carries the parent's peak over into a child's ru_maxrss across exec.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({{"frames": result.motion.num_frames, "seconds": seconds, "mb": peak_kb / 1024}}))
+"""
 
-def concatenate(videos: list[Path], out: Path) -> Path:
-    writer = None
-    for video in videos:
-        for frame in read_frames(video):
-            image = cv2.cvtColor(cv2.resize(frame.image, (1080, 1920)), cv2.COLOR_RGB2BGR)
-            if writer is None:
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 60.0, (1080, 1920))
-            writer.write(image)
+STARTUP = r"""
+import json, sys, time
+started = time.perf_counter()
+sys.path.insert(0, {root!r})
+from blender_vp3d.core.capture import capture  # noqa: F401  (what a capture imports)
+from blender_vp3d.core.detectors.parallel import ParallelDetector
+from blender_vp3d.core.lifter import Lifter
+from blender_vp3d.core.video import probe_video
+imported = time.perf_counter()
+Lifter.load()
+lifter = time.perf_counter()
+info = probe_video({video!r})
+with ParallelDetector(2) as pool:
+    pooled = time.perf_counter()
+    pool.detect_video({video!r}, end=1)
+    first = time.perf_counter()
+print(json.dumps({{"imports": imported - started, "lifter": lifter - imported, "pool": pooled - lifter,
+                  "first_frame": first - pooled, "total": first - started}}))
+"""
+
+
+def child(code: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"measurement failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def make_long_clip(video: Path, frames: int, out: Path) -> Path:
+    """``frames`` frames of ``video`` played forwards, backwards, forwards...: one continuous person."""
+    import cv2
+
+    sys.path.insert(0, str(ROOT))
+    from blender_vp3d.core.video import read_frames
+
+    decoded = [frame.image for frame in read_frames(video, bgr=True)]
+    cycle = decoded + decoded[-2:0:-1]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 60.0, (1080, 1920))
+    for i in range(frames):
+        writer.write(cv2.resize(cycle[i % len(cycle)], (1080, 1920)))
     writer.release()
     return out
 
 
-def detector_only(video: Path, pool: ParallelDetector) -> tuple[int, float]:
-    started = time.perf_counter()
-    found = pool.detect_video(video)
-    return len(found), time.perf_counter() - started
+def mediapipe_fps(video: Path, frames: int, work: Path) -> tuple[float, float]:
+    """(one process on one core, two processes on two cores) frames per second of MediaPipe from ``video``."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import detector
 
-
-def end_to_end(video: Path, lifter: Lifter, work: Path) -> tuple[int, float]:
-    started = time.perf_counter()
-    result = capture(video, CaptureSettings(use_cache=False), lifter=lifter)
-    result.motion.save(work / "motion.npz")
-    write_bvh(work / "motion.bvh", result.motion.joints, fps=result.motion.fps)
-    return result.motion.num_frames, time.perf_counter() - started
+    folder = work / f"mp-{video.stem}"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"videos": [str(video)], "counts": [frames]}))
+    cores = sorted(os.sched_getaffinity(0))
+    one = detector.measure("mediapipe-1core-video", {cores[0]}, folder)
+    two = detector.measure("mediapipe-2proc-video", set(cores[:2]), folder)
+    return one["frames"] / one["seconds"], two["frames"] / two["seconds"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--long-frames", type=int, default=2000, help="frames of the long clip")
+    parser.add_argument("--skip-long", action="store_true", help="only the 100-frame clips")
     args = parser.parse_args(argv)
     videos = [VIDEOS / f"cam0{i}.mp4" for i in range(1, 5)]
-    lifter = Lifter.load()
-    with tempfile.TemporaryDirectory() as tmp:
+    missing = [v for v in videos if not v.is_file()]
+    if missing:
+        print(f"error: {missing[0]} not found (run python3 build.py env)", file=sys.stderr)
+        return 2
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vp3d-pipeline-") as tmp:
         work = Path(tmp)
-        clips = {v.stem: v for v in videos}
-        clips["cam01-04 (400 frames)"] = concatenate(videos, work / "long.mp4")
-        print(f"{'clip':24s} {'frames':>6s} {'detector fps':>13s} {'end-to-end fps':>15s} {'ratio':>6s}")
-        with ParallelDetector(2) as pool:
-            pool.detect_video(videos[0])  # warm up models and caches
-            for name, video in clips.items():
-                best_detect = best_total = float("inf")
-                for _ in range(args.repeats):
-                    frames, seconds = detector_only(video, pool)
-                    best_detect = min(best_detect, seconds)
-                    frames_total, seconds = end_to_end(video, lifter, work)
-                    best_total = min(best_total, seconds)
-                detect_fps, total_fps = frames / best_detect, frames_total / best_total
-                print(f"{name:24s} {frames:6d} {detect_fps:13.1f} {total_fps:15.1f} {total_fps / detect_fps:6.2f}")
+        clips = {v.stem: (v, 100) for v in videos}
+        if not args.skip_long:
+            clips[f"long ({args.long_frames})"] = (make_long_clip(videos[0], args.long_frames, work / "long.mp4"),
+                                                   args.long_frames)
+        startup = child(STARTUP.format(root=str(ROOT), video=str(videos[0])))
+        print("start-up: " + ", ".join(f"{k} {v:.3f} s" for k, v in startup.items()), flush=True)
+        print(f"{'clip':14s} {'frames':>6s} {'ours fps':>9s} {'mp 1p fps':>10s} {'mp 2p fps':>10s} "
+              f"{'ours/mp 2p':>11s} {'start-up s':>11s} {'share':>6s} {'MB':>6s}", flush=True)
+        for name, (video, frames) in clips.items():
+            ours = child(CAPTURE.format(root=str(ROOT), video=str(video), work=str(work)))
+            mp_one, mp_two = mediapipe_fps(video, frames, work)
+            seconds = ours["seconds"] + startup["imports"]  # capture() itself loads the models and the pool
+            fps = ours["frames"] / ours["seconds"]
+            print(f"{name:14s} {ours['frames']:6d} {fps:9.1f} {mp_one:10.1f} {mp_two:10.1f} {fps / mp_two:10.2f}x "
+                  f"{startup['total']:11.3f} {startup['total'] / seconds:6.0%} {ours['mb']:6.0f}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 
