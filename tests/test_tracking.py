@@ -159,8 +159,8 @@ def test_real_detections_with_a_bystander():
             height, width = frame.image.shape[:2]
             points = np.array([(p.x * width, p.y * height, p.visibility) for p in landmarks.landmark])
             keypoints = points[list(BLAZEPOSE_TO_COCO17)]
-            real.append(frame.detections_to_video(FrameDetections(
-                keypoints[None], boxes_from_keypoints(keypoints[None]), np.ones(1))).keypoints[0])
+            real.append(FrameDetections(keypoints[None], boxes_from_keypoints(keypoints[None]),
+                                        np.ones(1)).unscaled(frame.scale).keypoints[0])
     rng = np.random.default_rng(5)
     frames, truth = [], []
     for t, keypoints in enumerate(real):

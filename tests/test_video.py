@@ -191,7 +191,7 @@ def test_large_video_downscaled_for_detection_maps_back(tmp_path):
     keypoints = np.zeros((1, 17, 3))
     keypoints[0, :, :2] = (8.0, 4.0)  # on the small image
     keypoints[0, :, 2] = 0.9
-    mapped = frame.detections_to_video(FrameDetections(keypoints, np.array([[0.0, 0, 8, 4]]), np.ones(1)))
+    mapped = FrameDetections(keypoints, np.array([[0.0, 0, 8, 4]]), np.ones(1)).unscaled(frame.scale)
     np.testing.assert_allclose(mapped.keypoints[0, 0], (16.0, 8.0, 0.9))
     np.testing.assert_allclose(mapped.boxes[0], (0, 0, 16, 8))
 

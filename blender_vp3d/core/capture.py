@@ -296,7 +296,7 @@ def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: in
     started = time.perf_counter()
     try:
         for frame in read_frames(info.path, settings.start, end, settings.stride, max_side=DETECTION_MAX_SIDE, prefetch=8):
-            detections.append(frame.detections_to_video(detector.detect(frame.image)))
+            detections.append(detector.detect(frame.image).unscaled(frame.scale))
             done = len(detections)
             if done % 5 == 0 or done == count:
                 elapsed = time.perf_counter() - started

@@ -27,7 +27,7 @@ OpenCV is imported when a video is opened, not with this module: ``core.capture`
 that the Blender add-on's own process uses) imports this module, and that process never decodes video.
 
 Large frames. ``max_side`` downscales frames (``INTER_AREA``) in the reader so that the longer side is at most
-that many pixels; :meth:`VideoFrame.detections_to_video` maps keypoints found on the smaller image back to the
+that many pixels; ``FrameDetections.unscaled(frame.scale)`` maps keypoints found on the smaller image back to the
 video's pixels. Detectors resize internally anyway (BlazePose to 256 px, Keypoint R-CNN to about 800), so
 :data:`DETECTION_MAX_SIDE` loses nothing and spares copying and converting 4K frames.
 
@@ -45,13 +45,11 @@ import queue
 import struct
 import threading
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-
-from .detectors.base import FrameDetections
 
 if TYPE_CHECKING:
     import cv2
@@ -111,19 +109,6 @@ class VideoFrame:
     def scale(self) -> tuple[float, float]:
         """(x, y) factors from video pixels to ``image`` pixels; (1, 1) when not downscaled."""
         return self.image.shape[1] / self.video_size[0], self.image.shape[0] / self.video_size[1]
-
-    def detections_to_video(self, detections: FrameDetections) -> FrameDetections:
-        """Keypoints and boxes found on ``image``, in the video's pixels (confidences unchanged)."""
-        sx, sy = self.scale
-        if sx == 1.0 and sy == 1.0:
-            return detections
-        keypoints = detections.keypoints.astype(np.float64, copy=True)
-        keypoints[..., 0] /= sx
-        keypoints[..., 1] /= sy
-        boxes = detections.boxes.astype(np.float64, copy=True)
-        boxes[:, 0::2] /= sx
-        boxes[:, 1::2] /= sy
-        return replace(detections, keypoints=keypoints, boxes=boxes)
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:

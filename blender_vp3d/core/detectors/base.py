@@ -7,7 +7,7 @@ confidence per keypoint. Tracking people *across* frames (identity) is not the d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -40,6 +40,22 @@ class FrameDetections:
     @property
     def count(self) -> int:
         return len(self.keypoints)
+
+    def unscaled(self, scale: tuple[float, float]) -> FrameDetections:
+        """Keypoints and boxes found on an image resized by ``scale`` (x, y), in the original image's pixels.
+
+        A frame read with ``max_side`` passes its ``VideoFrame.scale``; confidences are unchanged.
+        """
+        sx, sy = scale
+        if sx == 1.0 and sy == 1.0:
+            return self
+        keypoints = self.keypoints.astype(np.float64, copy=True)
+        keypoints[..., 0] /= sx
+        keypoints[..., 1] /= sy
+        boxes = self.boxes.astype(np.float64, copy=True)
+        boxes[:, 0::2] /= sx
+        boxes[:, 1::2] /= sy
+        return replace(self, keypoints=keypoints, boxes=boxes)
 
 
 class PoseDetector(Protocol):

@@ -116,7 +116,7 @@ class ParallelDetector:
             out = []
             for item in items:
                 if isinstance(item, VideoFrame):  # detect on the (maybe downscaled) frame, report video pixels
-                    out.append(item.detections_to_video(detector.detect(item.image, bgr=item.bgr)))
+                    out.append(detector.detect(item.image, bgr=item.bgr).unscaled(item.scale))
                 else:
                     out.append(detector.detect(item))
                 with self._lock:
