@@ -73,7 +73,7 @@ def _mediapipe_segment(source: str, start: int, stop: int, from_video: bool):
     import numpy as np
 
     from blender_vp3d.core.detectors.mediapipe_backend import MediaPipeDetector
-    from blender_vp3d.core.video import read_frames
+    from blender_vp3d.core.video.reader import read_frames
 
     detector = _WARM.pop() if _WARM else MediaPipeDetector()
     if from_video:
@@ -114,7 +114,7 @@ def run_child(kind: str, work: Path) -> dict:
         import cv2
 
         from blender_vp3d.core.detectors.blazepose import BlazePoseDetector
-        from blender_vp3d.core.video import read_frames
+        from blender_vp3d.core.video.reader import read_frames
 
         cv2.setNumThreads(1)
         detectors = [BlazePoseDetector() for _ in videos]
@@ -125,7 +125,7 @@ def run_child(kind: str, work: Path) -> dict:
             source = (f.image for f in read_frames(videos[i])) if from_video else frames[i]
             results.append([detector.detect(frame) for frame in source])
     elif kind.startswith("mediapipe-1core") or kind.startswith("mediapipe-threads"):
-        from blender_vp3d.core.video import read_frames
+        from blender_vp3d.core.video.reader import read_frames
 
         _warm_mediapipe(len(videos))
         started = time.perf_counter()
@@ -180,7 +180,7 @@ def decode_once(videos: list[Path], work: Path) -> tuple[list[int], float]:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from blender_vp3d.core.video import read_frames
+    from blender_vp3d.core.video.reader import read_frames
 
     counts, seconds = [], 0.0
     for i, video in enumerate(videos):

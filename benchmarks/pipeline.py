@@ -56,7 +56,7 @@ sys.path.insert(0, {root!r})
 from blender_vp3d.core.capture import capture  # noqa: F401  (what a capture imports)
 from blender_vp3d.core.detectors.parallel import ParallelDetector
 from blender_vp3d.core.lifter import Lifter
-from blender_vp3d.core.video import probe_video
+from blender_vp3d.core.video.reader import probe_video
 imported = time.perf_counter()
 Lifter.load()
 lifter = time.perf_counter()
@@ -83,7 +83,7 @@ def make_long_clip(video: Path, frames: int, out: Path) -> Path:
     import cv2
 
     sys.path.insert(0, str(ROOT))
-    from blender_vp3d.core.video import read_frames
+    from blender_vp3d.core.video.reader import read_frames
 
     decoded = [frame.image for frame in read_frames(video, bgr=True)]
     cycle = decoded + decoded[-2:0:-1]

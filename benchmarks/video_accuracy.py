@@ -51,7 +51,7 @@ from blender_vp3d.core.lifter import Lifter  # noqa: E402
 from blender_vp3d.core.metrics import _procrustes_align, p_mpjpe  # noqa: E402
 from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
 from blender_vp3d.core.tracking import fill_frames, select_track  # noqa: E402
-from blender_vp3d.core.video import probe_video, read_frames  # noqa: E402
+from blender_vp3d.core.video.reader import probe_video, read_frames  # noqa: E402
 
 DEMO = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_MultiPerson"
 LIMBS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",

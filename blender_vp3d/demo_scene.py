@@ -99,7 +99,7 @@ def _contact_sheet(motion, renders: dict[int, Path], out: Path) -> Path:
     import cv2
 
     from .core.preview import draw_skeleton_2d
-    from .core.video import read_frames
+    from .core.video.reader import read_frames
 
     s = motion.settings
     video = {}

@@ -22,7 +22,7 @@ from blender_vp3d.core.detectors.blazepose import BlazePoseDetector
 from blender_vp3d.core.detectors.blazepose_roi import Roi, crop, roi_from_alignment_points, to_frame
 from blender_vp3d.core.detectors.model_paths import LANDMARK_MODEL, MODEL_FILES, blazepose_model_dir
 from blender_vp3d.core.detectors.parallel import ParallelDetector, split_segments
-from blender_vp3d.core.video import read_frames
+from blender_vp3d.core.video.reader import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / ".cache" / "samples" / "pose2sim"
@@ -299,7 +299,7 @@ def test_parallel_reports_bad_input(tmp_path, model_dir, videos):
     with ParallelDetector(2, model_dir=model_dir, min_segment_frames=1) as pool:
         with pytest.raises(ValueError, match="frame 1: frame must be uint8"):
             pool.detect_frames([videos["single"][0], videos["single"][1].astype(np.float32)])
-        with pytest.raises(ValueError, match="missing.mp4"):  # core.video.VideoError
+        with pytest.raises(ValueError, match="missing.mp4"):  # core.video.reader.VideoError
             pool.detect_video(tmp_path / "missing.mp4")
         assert pool.detect_frames([]) == []
 

@@ -146,7 +146,7 @@ def test_real_detections_with_a_bystander():
     third of the frames and listed first in random frames.
     """
     mp = pytest.importorskip("mediapipe")
-    from blender_vp3d.core.video import read_frames
+    from blender_vp3d.core.video.reader import read_frames
 
     video = SAMPLES / "Demo_SinglePerson" / "videos" / "cam01.mp4"
     if not video.is_file():
@@ -185,7 +185,7 @@ def test_detecting_every_other_frame_of_60_fps_video_follows_every_frame_detecti
     its 2D keypoints stay within a few pixels of detecting every frame, on every frame."""
     from blender_vp3d.core.capture import capture, detection_step
     from blender_vp3d.core.settings import CaptureSettings
-    from blender_vp3d.core.video import probe_video
+    from blender_vp3d.core.video.reader import probe_video
 
     monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path))
     video = sample_videos / "Demo_SinglePerson" / "videos" / "cam01.mp4"

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from blender_vp3d.core import video
+from blender_vp3d.core.video import reader as video
 from blender_vp3d.core.detectors.base import FrameDetections
-from blender_vp3d.core.video import (
+from blender_vp3d.core.video.reader import (
     DETECTION_MAX_SIDE,
     ThreadedFrameReader,
     VideoError,

@@ -28,7 +28,7 @@ from .lifter import Lifter
 from .motion import Motion
 from .settings import DETECTORS, CaptureSettings
 from .tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
-from .video import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
+from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
 from .world import align_to_world
 
 logger = logging.getLogger(__name__)

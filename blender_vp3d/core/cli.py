@@ -139,7 +139,7 @@ def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
             write_bvh(out, motion.joints, fps=motion.fps)
     if args.preview is not None:
         from .preview import write_contact_sheet, write_preview_video
-        from .video import read_frames
+        from .video.reader import read_frames
 
         s = motion.settings
         picks = {round((motion.num_frames - 1) * (0.05 + 0.18 * k)) for k in range(6)}  # six frames, evenly spread

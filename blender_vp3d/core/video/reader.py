@@ -18,8 +18,8 @@ capture does not use it: it lifts and keys every clip at the nominal rate (``Vid
 so a variable-frame-rate clip is treated as if its frames were evenly spaced. :func:`is_variable_frame_rate`
 and :func:`resample_uniform` are the pieces a re-timing would need; the pipeline does not call them yet.
 
-Truncation. MP4/MOV files are checked up front by walking their top-level boxes (headers only): a box that
-runs past the end of the file, or no ``moov`` index, means the file was cut. Other containers are caught
+Truncation. MP4/MOV files are checked up front by walking their top-level boxes (headers only, :mod:`.mp4`): a
+box that runs past the end of the file, or no ``moov`` index, means the file was cut. Other containers are caught
 while reading: the stream ending more than ``max(2, 2%)`` frames before the frame count the container
 announced raises :class:`VideoError` (fewer missing frames only log a warning; edit lists make counts inexact).
 
@@ -42,14 +42,15 @@ import logging
 import math
 import os
 import queue
-import struct
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .mp4 import find_truncation, why_empty
 
 if TYPE_CHECKING:
     import cv2
@@ -313,7 +314,6 @@ def resample_uniform(values: np.ndarray, timestamps_s: np.ndarray, fps: float) -
 # --- opening and probing -----------------------------------------------------------------------------------
 
 
-
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise VideoError(f"{path}: no such file")
@@ -322,7 +322,7 @@ def _check_file(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise VideoError(f"{path}: is empty (0 bytes)")
-    problem = _mp4_problem(path, size)
+    problem = find_truncation(path, size)
     if problem:
         raise VideoError(f"{path}: {problem}")
 
@@ -334,7 +334,7 @@ def _open(path: Path) -> tuple[cv2.VideoCapture, int, int | None]:
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
-        raise VideoError(f"{path}: {_mp4_empty_reason(path) or 'is not a video FFmpeg can read'}")
+        raise VideoError(f"{path}: {why_empty(path) or 'is not a video FFmpeg can read'}")
     rotation = _rotation(cap.get(cv2.CAP_PROP_ORIENTATION_META), path)
     rotate_code = None
     if rotation:
@@ -429,94 +429,3 @@ def _downscaled_size(size: tuple[int, int], max_side: int | None) -> tuple[int, 
         return None
     scale = max_side / max(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-# --- MP4/MOV structure (ISO base media file format): box headers only ----------------------------------------
-
-_MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"styp"}
-
-
-def _mp4_boxes(data: bytes | None, f: BinaryIO | None, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
-    """(type, offset, header size, box size) of the boxes in [start, end), from ``data`` or file ``f``.
-
-    Stops at the first box that does not fit, yielding it with its declared size so the caller can tell.
-    """
-    offset = start
-    while offset + 8 <= end:
-        if data is not None:
-            header = data[offset:offset + 16]
-        else:
-            assert f is not None
-            f.seek(offset)
-            header = f.read(16)
-        size, kind = struct.unpack(">I4s", header[:8])
-        header_size = 8
-        if size == 1:
-            if len(header) < 16:
-                yield kind, offset, 16, 16 + (end - offset)  # does not fit
-                return
-            size = struct.unpack(">Q", header[8:16])[0]
-            header_size = 16
-        elif size == 0:
-            size = end - offset
-        yield kind, offset, header_size, size
-        if size < header_size:
-            return
-        offset += size
-
-
-def _mp4_problem(path: Path, file_size: int) -> str | None:
-    """A truncation found in an MP4/MOV file's top-level boxes, or None (also for other formats)."""
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) < 8 or head[4:8] not in _MP4_FIRST_BOXES:
-            return None
-        seen = set()
-        for kind, offset, header_size, size in _mp4_boxes(None, f, 0, file_size):
-            name = kind.decode("latin-1")
-            if size < header_size:
-                return f"is corrupt: box {name!r} at byte {offset} has an invalid size {size}"
-            if offset + size > file_size:
-                return (f"is truncated: its {name!r} box needs {offset + size} bytes and the file has "
-                        f"{file_size} ({100 * file_size / (offset + size):.0f}%)")
-            seen.add(kind)
-        if b"moov" not in seen and b"moof" not in seen:
-            return "is truncated or an unfinished recording: it has no 'moov' index"
-    return None
-
-
-def _mp4_empty_reason(path: Path) -> str | None:
-    """Why an MP4/MOV file that FFmpeg would not open has no frames, or None if that is not the reason."""
-    with path.open("rb") as f:
-        size = path.stat().st_size
-        head = f.read(8)
-        if len(head) < 8 or head[4:8] not in _MP4_FIRST_BOXES:
-            return None
-        for kind, offset, header_size, box_size in _mp4_boxes(None, f, 0, size):
-            if kind == b"moov" and box_size < 64 * 2**20:
-                f.seek(offset + header_size)
-                moov = f.read(box_size - header_size)
-                tracks = [(o + h, o + s) for k, o, h, s in _mp4_boxes(moov, None, 0, len(moov)) if k == b"trak"]
-                if not tracks:
-                    return "is an empty video: it has no tracks"
-                try:
-                    if all(_mp4_track_samples(moov, *span) == 0 for span in tracks):
-                        return "is an empty video: 0 frames"
-                except struct.error:  # a damaged index: no diagnosis beyond "cannot be read"
-                    return None
-    return None
-
-
-def _mp4_track_samples(moov: bytes, start: int, end: int) -> int | None:
-    """Sample count of a track (from stsz/stz2), or None when not found."""
-    path = [b"mdia", b"minf", b"stbl"]
-    for level in path:
-        found = [(o + h, o + s) for k, o, h, s in _mp4_boxes(moov, None, start, end) if k == level]
-        if not found:
-            return None
-        start, end = found[0]
-    for kind, offset, header_size, _ in _mp4_boxes(moov, None, start, end):
-        if kind in (b"stsz", b"stz2"):
-            payload = offset + header_size
-            return struct.unpack(">I", moov[payload + 8:payload + 12])[0]
-    return None
