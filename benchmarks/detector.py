@@ -72,7 +72,7 @@ def _mediapipe_segment(source: str, start: int, stop: int, from_video: bool):
     """Runs in a spawned process: mediapipe over one segment of frames (npy file or video)."""
     import numpy as np
 
-    from blender_vp3d.core.detectors.mediapipe_backend import MediaPipeDetector
+    from blender_vp3d.core.detect.mediapipe_backend import MediaPipeDetector
     from blender_vp3d.core.video.reader import read_frames
 
     detector = _WARM.pop() if _WARM else MediaPipeDetector()
@@ -91,7 +91,7 @@ _WARM: list = []
 def _warm_mediapipe(count: int) -> None:
     import numpy as np
 
-    from blender_vp3d.core.detectors.mediapipe_backend import MediaPipeDetector
+    from blender_vp3d.core.detect.mediapipe_backend import MediaPipeDetector
 
     for _ in range(count):
         detector = MediaPipeDetector()
@@ -113,7 +113,7 @@ def run_child(kind: str, work: Path) -> dict:
     if kind.startswith("ours-1core"):
         import cv2
 
-        from blender_vp3d.core.detectors.blazepose import BlazePoseDetector
+        from blender_vp3d.core.detect.blazepose import BlazePoseDetector
         from blender_vp3d.core.video.reader import read_frames
 
         cv2.setNumThreads(1)
@@ -133,7 +133,7 @@ def run_child(kind: str, work: Path) -> dict:
             source = (f.image for f in read_frames(videos[i])) if from_video else frames[i]
             results.append([detector.detect(frame) for frame in source])
     elif kind.startswith("ours-2threads"):
-        from blender_vp3d.core.detectors.parallel import ParallelDetector
+        from blender_vp3d.core.detect.parallel import ParallelDetector
 
         pool = ParallelDetector(2)
         pool.detect_frames([black] * 100)  # two segments: both detectors have run
@@ -147,7 +147,7 @@ def run_child(kind: str, work: Path) -> dict:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from blender_vp3d.core.detectors.parallel import split_segments
+        from blender_vp3d.core.detect.parallel import split_segments
 
         del frames  # each process reads its own segment
         context = multiprocessing.get_context("spawn")

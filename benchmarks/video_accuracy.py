@@ -23,7 +23,7 @@ MPJVE (jitter: the error of the frame-to-frame velocities of those aligned joint
 consecutive such frames). ``Demo_SinglePerson`` is the demo: it is never used here.
 
 ``--detect-every N`` runs the tested camera's detector on every N-th frame only (tracking continuous over the
-detected frames, :func:`core.tracking.fill_frames` interpolating the others), the reference staying the
+detected frames, :func:`core.detect.tracking.fill_frames` interpolating the others), the reference staying the
 every-frame triangulation: on these 60 fps videos N = 2 detects at the lifter's 30 fps.
 
 Usage: ``.venv/bin/python benchmarks/video_accuracy.py [--model PATH] [--no-mediapipe] [--detect-every N]
@@ -50,7 +50,7 @@ from blender_vp3d.core.capture import CaptureSettings, capture, detect  # noqa: 
 from blender_vp3d.core.lifter import Lifter  # noqa: E402
 from blender_vp3d.core.metrics import _procrustes_align, p_mpjpe  # noqa: E402
 from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
-from blender_vp3d.core.tracking import fill_frames, select_track  # noqa: E402
+from blender_vp3d.core.detect.tracking import fill_frames, select_track  # noqa: E402
 from blender_vp3d.core.video.reader import probe_video, read_frames  # noqa: E402
 
 DEMO = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_MultiPerson"
@@ -172,7 +172,7 @@ def frame_consistent(a: Camera, b: Camera, kp_a: np.ndarray, kp_b: np.ndarray) -
 def redetect_on_subject(video: Path, camera: Camera, subject: np.ndarray, keypoints: np.ndarray,
                         redo: np.ndarray) -> np.ndarray:
     """Run our detector on crops around the subject's projected 3D (T, J, 3 world) in the frames ``redo``."""
-    from blender_vp3d.core.detectors.blazepose import BlazePoseDetector
+    from blender_vp3d.core.detect.blazepose import BlazePoseDetector
 
     out = keypoints.copy()
     detector = BlazePoseDetector()
@@ -266,7 +266,7 @@ def capture_keypoints(video: Path, keypoints: np.ndarray, camera: Camera, lifter
     """World joints of the full capture pipeline on these keypoints (imported as a keypoint file)."""
     import tempfile
 
-    from blender_vp3d.core.detectors.imported import save_keypoints_npz
+    from blender_vp3d.core.detect.imported import save_keypoints_npz
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "keypoints.npz"

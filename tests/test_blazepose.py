@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blender_vp3d.core.detectors import blazepose_anchors as ssd
-from blender_vp3d.core.detectors.base import BLAZEPOSE_TO_COCO17, FrameDetections
-from blender_vp3d.core.detectors.blazepose import BlazePoseDetector
-from blender_vp3d.core.detectors.blazepose_roi import Roi, crop, roi_from_alignment_points, to_frame
-from blender_vp3d.core.detectors.model_paths import LANDMARK_MODEL, MODEL_FILES, blazepose_model_dir
-from blender_vp3d.core.detectors.parallel import ParallelDetector, split_segments
+from blender_vp3d.core.detect import blazepose_anchors as ssd
+from blender_vp3d.core.detect.base import BLAZEPOSE_TO_COCO17, FrameDetections
+from blender_vp3d.core.detect.blazepose import BlazePoseDetector
+from blender_vp3d.core.detect.blazepose_roi import Roi, crop, roi_from_alignment_points, to_frame
+from blender_vp3d.core.detect.model_paths import LANDMARK_MODEL, MODEL_FILES, blazepose_model_dir
+from blender_vp3d.core.detect.parallel import ParallelDetector, split_segments
 from blender_vp3d.core.video.reader import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def _mediapipe():
 @pytest.mark.parametrize("video", ["single", "multi"])
 def test_agrees_with_mediapipe(videos, model_dir, video):
     _mediapipe()
-    from blender_vp3d.core.detectors.mediapipe_backend import MediaPipeDetector
+    from blender_vp3d.core.detect.mediapipe_backend import MediaPipeDetector
 
     ours, reference = BlazePoseDetector(model_dir), MediaPipeDetector()
     distances, found_ours, found_reference = [], [], []
@@ -307,7 +307,7 @@ def test_parallel_reports_bad_input(tmp_path, model_dir, videos):
 def test_mediapipe_backend_missing_is_a_clear_error(monkeypatch):
     import sys
 
-    from blender_vp3d.core.detectors.mediapipe_backend import MediaPipeDetector
+    from blender_vp3d.core.detect.mediapipe_backend import MediaPipeDetector
 
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(ImportError, match="pip install mediapipe"):
@@ -316,7 +316,7 @@ def test_mediapipe_backend_missing_is_a_clear_error(monkeypatch):
 
 def test_parallel_segments_follow_one_person_in_a_crowd():
     """Multi-person cam04: the second segment's fresh detection picks the other person; it must be continued."""
-    from blender_vp3d.core.tracking import select_track
+    from blender_vp3d.core.detect.tracking import select_track
 
     video = _require(MULTI.parent / "cam04.mp4")
     with ParallelDetector(2) as pool:

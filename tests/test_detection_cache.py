@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from blender_vp3d.core import detection_cache
-from blender_vp3d.core.detection_cache import DetectionCache, canonical_settings, default_cache_dir
-from blender_vp3d.core.detectors.base import FrameDetections
+from blender_vp3d.core.detect import detection_cache
+from blender_vp3d.core.detect.detection_cache import DetectionCache, canonical_settings, default_cache_dir
+from blender_vp3d.core.detect.base import FrameDetections
 
 SETTINGS = {"model": "pose_landmark_full", "max_side": 1920, "start": 0, "end": None, "stride": 1}
 
@@ -132,8 +132,8 @@ def test_capture_key_holds_model_hashes_and_thresholds(monkeypatch):
     import hashlib
 
     from blender_vp3d.core.capture import detector_identity
-    from blender_vp3d.core.detectors import blazepose_anchors
-    from blender_vp3d.core.detectors.model_paths import MODEL_FILES, blazepose_model_dir
+    from blender_vp3d.core.detect import blazepose_anchors
+    from blender_vp3d.core.detect.model_paths import MODEL_FILES, blazepose_model_dir
     from blender_vp3d.core.settings import CaptureSettings
 
     folder = blazepose_model_dir()

@@ -10,15 +10,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from blender_vp3d.core.detectors import detectron2_backend
-from blender_vp3d.core.detectors.base import FrameDetections
-from blender_vp3d.core.detectors.detectron2_backend import (
+from blender_vp3d.core.detect import detectron2_backend
+from blender_vp3d.core.detect.base import FrameDetections
+from blender_vp3d.core.detect.detectron2_backend import (
     Detectron2Detector,
     Detectron2UnavailableError,
     detections_from_instances,
     keypoint_scores_to_confidence,
 )
-from blender_vp3d.core.detectors.imported import (
+from blender_vp3d.core.detect.imported import (
     OPENPOSE_BODY25_TO_COCO17,
     load_keypoints,
     save_keypoints_npz,

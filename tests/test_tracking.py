@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blender_vp3d.core.detectors.base import BLAZEPOSE_TO_COCO17, FrameDetections, boxes_from_keypoints
-from blender_vp3d.core.tracking import (
+from blender_vp3d.core.detect.base import BLAZEPOSE_TO_COCO17, FrameDetections, boxes_from_keypoints
+from blender_vp3d.core.detect.tracking import (
     PersonNotFoundError,
     TrackerSettings,
     linear_assignment,

@@ -21,13 +21,13 @@ import numpy as np
 from . import filters
 from .bones import rigid_bone_lengths
 from .camera import Intrinsics
-from .detection_cache import DetectionCache
-from .detectors.base import FrameDetections, PoseDetector
+from .detect.detection_cache import DetectionCache
+from .detect.base import FrameDetections, PoseDetector
 from .foot_contact import detect_contacts, lock_feet, skating_speed
 from .lifter import Lifter
 from .motion import Motion
 from .settings import DETECTORS, CaptureSettings
-from .tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
+from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
 from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
 from .world import align_to_world
 
@@ -216,7 +216,7 @@ def _resolve_detector(name: str) -> str:
     if name != "auto":
         return name
     try:
-        from .detectors.model_paths import blazepose_model_dir
+        from .detect.model_paths import blazepose_model_dir
 
         blazepose_model_dir()
         import ai_edge_litert  # noqa: F401  (the runtime must be importable too)
@@ -229,11 +229,11 @@ def _resolve_detector(name: str) -> str:
 def detector_identity(name: str, settings: CaptureSettings) -> dict[str, Any]:
     """What decides a detector's output besides the frames, for the detection cache's key: the SHA-256 of its
     model files (or the package version where the models ship inside it) and its thresholds."""
-    from .detection_cache import sha256_file
+    from .detect.detection_cache import sha256_file
 
     if name == "blazepose":
-        from .detectors import blazepose, blazepose_anchors, blazepose_roi
-        from .detectors.model_paths import MODEL_FILES, blazepose_model_dir
+        from .detect import blazepose, blazepose_anchors, blazepose_roi
+        from .detect.model_paths import MODEL_FILES, blazepose_model_dir
 
         folder = blazepose_model_dir()
         return {"models": {file: sha256_file(folder / file) for file in MODEL_FILES},
@@ -249,7 +249,7 @@ def detector_identity(name: str, settings: CaptureSettings) -> dict[str, Any]:
             version = None   # the detector then stops with its own message
         return {"models": {"mediapipe": version}, "thresholds": {"min_detection": 0.5, "min_tracking": 0.5}}
     if name == "detectron2":
-        from .detectors.detectron2_backend import DEFAULT_CONFIG, HALF_CONFIDENCE_SCORE
+        from .detect.detectron2_backend import DEFAULT_CONFIG, HALF_CONFIDENCE_SCORE
 
         config = settings.detectron2_config or DEFAULT_CONFIG
         models = {"config": sha256_file(config) if Path(config).is_file() else config,
@@ -261,15 +261,15 @@ def detector_identity(name: str, settings: CaptureSettings) -> dict[str, Any]:
 
 def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:
     if name == "blazepose":
-        from .detectors.blazepose import BlazePoseDetector
+        from .detect.blazepose import BlazePoseDetector
 
         return BlazePoseDetector()
     if name == "mediapipe":
-        from .detectors.mediapipe_backend import MediaPipeDetector
+        from .detect.mediapipe_backend import MediaPipeDetector
 
         return MediaPipeDetector()
     if name == "detectron2":
-        from .detectors.detectron2_backend import DEFAULT_CONFIG, Detectron2Detector
+        from .detect.detectron2_backend import DEFAULT_CONFIG, Detectron2Detector
 
         if not settings.detectron2_weights:
             raise ValueError("detectron2 needs --detectron2-weights (the Keypoint R-CNN model file)")
@@ -280,7 +280,7 @@ def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:
 def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: int, count: int,
                   report: ProgressCallback) -> list[FrameDetections]:
     if name == "blazepose":
-        from .detectors.parallel import ParallelDetector
+        from .detect.parallel import ParallelDetector
 
         started = time.perf_counter()
 
@@ -307,7 +307,7 @@ def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: in
 
 
 def _imported(path: str, info: VideoInfo, settings: CaptureSettings, count: int) -> list[FrameDetections]:
-    from .detectors.imported import load_keypoints
+    from .detect.imported import load_keypoints
 
     imported = load_keypoints(path, frame_count=None, image_size=(info.width, info.height))
     frames = imported.detections

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..boxes import iou
+from .boxes import iou
 
 INPUT_SIZE = 224
 NUM_ANCHORS = 2254

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .boxes import iou as box_iou
-from .detectors.base import FrameDetections
+from .base import FrameDetections
 
 logger = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_atomically
-from .detectors.base import FrameDetections
-from .npz import NpzFormat, read_npz
+from ..atomic import write_atomically
+from ..npz import NpzFormat, read_npz
+from .base import FrameDetections
 
 logger = logging.getLogger(__name__)
 

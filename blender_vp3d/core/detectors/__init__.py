@@ -1,1 +1,0 @@
-"""2D pose detectors behind one interface (see :mod:`.base`)."""
