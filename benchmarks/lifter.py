@@ -4,7 +4,7 @@
 Measures output frames per second of pose + trajectory networks on a 10,000-frame clip, with and without
 test-time flip (flip runs the clip and its mirror image as a batch of two), for:
 
-* ``numpy``: ``core.inference.NumpyTemporalModel`` (what the add-on runs);
+* ``numpy``: ``core.lift.inference.NumpyTemporalModel`` (what the add-on runs);
 * ``torch``: ``training.model.TemporalModel`` in eval mode under ``torch.no_grad()``;
 * ``lift``: the whole ``Lifter.lift`` from pixels (validation, filling, normalisation, padding, flip).
 
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace, has_threadpoolctl: bool) -> int:
     import torch
 
     from blender_vp3d.core import Lifter
-    from blender_vp3d.core.lifter import bundled_model_paths
+    from blender_vp3d.core.lift.lifter import bundled_model_paths
     from blender_vp3d.core.skeleton import COCO17
     from blender_vp3d.core.training.export import export_models, load_torch_models
     from blender_vp3d.core.training.model import ModelConfig, TemporalModel, trajectory_config

@@ -55,7 +55,7 @@ started = time.perf_counter()
 sys.path.insert(0, {root!r})
 from blender_vp3d.core.capture import capture  # noqa: F401  (what a capture imports)
 from blender_vp3d.core.detect.parallel import ParallelDetector
-from blender_vp3d.core.lifter import Lifter
+from blender_vp3d.core.lift.lifter import Lifter
 from blender_vp3d.core.video.reader import probe_video
 imported = time.perf_counter()
 Lifter.load()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Speed of the 2D fit (``core.refine.refine``) that ``Lifter.lift(..., refine=True)`` runs after the networks.
+"""Speed of the 2D fit (``core.lift.refine.refine``) that ``Lifter.lift(..., refine=True)`` runs after the networks.
 
 Times :func:`refine` alone on a synthetic clip (a walking-like skeleton in front of a 1920x1080 camera, its
 projection with pixel noise and a few outliers as the keypoints) and prints frames per second, with numpy's BLAS
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from blender_vp3d.core.refine import FITTED_COCO, FITTED_H36M, refine
+    from blender_vp3d.core.lift.refine import FITTED_COCO, FITTED_H36M, refine
 
     try:
         from threadpoolctl import threadpool_limits

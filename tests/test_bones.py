@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.bones import bone_lengths, rigid_bone_lengths
-from blender_vp3d.core.skeleton import H36M17
+from blender_vp3d.core.bones import rigid_bone_lengths
+from blender_vp3d.core.skeleton import H36M17, bone_lengths
 
 
 def test_wobbling_bones_become_rigid_and_keep_their_directions(bandai_split):

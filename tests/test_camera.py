@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from blender_vp3d.core.camera import (
+from blender_vp3d.core.lift.camera import (
     DEFAULT_FOCAL_35MM,
     Intrinsics,
     distort,

@@ -15,7 +15,7 @@ from blender_vp3d.core.foot_contact import (
     lock_feet,
     skating_speed,
 )
-from blender_vp3d.core.resampling import resample
+from blender_vp3d.core.lift.resampling import resample
 from blender_vp3d.core.skeleton import leg_length
 
 FPS = 30.0

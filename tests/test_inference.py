@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from blender_vp3d.core import Lifter, LiftResult
-from blender_vp3d.core.camera import Intrinsics, pixels_to_normalized
-from blender_vp3d.core.inference import NumpyTemporalModel
-from blender_vp3d.core.lifter import fill_missing, bundled_model_paths
-from blender_vp3d.core.model_file import (
+from blender_vp3d.core.lift.camera import Intrinsics, pixels_to_normalized
+from blender_vp3d.core.lift.inference import NumpyTemporalModel
+from blender_vp3d.core.lift.lifter import fill_missing, bundled_model_paths
+from blender_vp3d.core.lift.model_file import (
     METADATA_KEY,
     ModelFileError,
     NetworkConfig,
@@ -432,7 +432,7 @@ def test_bundled_model_accuracy_on_validation_windows(bandai_split):
     virtual 1920x1080 camera (training.evaluate's cameras), its joints stay near the model card's figures (about
     70 mm MPJPE; 49-86 mm on these windows when pinned) and follow the motion: their velocity error is well below
     the joints' own speed, which a pose held still would score."""
-    from blender_vp3d.core.camera import normalized_to_pixels
+    from blender_vp3d.core.lift.camera import normalized_to_pixels
     from blender_vp3d.core.training.synthetic import SyntheticGenerator
 
     if not any(p.is_file() for p in bundled_model_paths()):

@@ -1,13 +1,12 @@
-"""The fit of a lifted clip to its 2D keypoints (core.refine): a known motion through a known camera."""
+"""The fit of a lifted clip to its 2D keypoints (core.lift.refine): a known motion through a known camera."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from blender_vp3d.core.bones import bone_lengths
-from blender_vp3d.core.refine import FITTED_COCO, FITTED_H36M, RefineSettings, refine, reprojection_error
-from blender_vp3d.core.skeleton import COCO17, H36M17
+from blender_vp3d.core.lift.refine import FITTED_COCO, FITTED_H36M, RefineSettings, refine, reprojection_error
+from blender_vp3d.core.skeleton import COCO17, H36M17, bone_lengths
 
 FPS = 30.0
 # A standing H36M-17 skeleton, camera frame (x right, y down, z forward), metres, pelvis at the origin.

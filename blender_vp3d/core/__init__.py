@@ -9,7 +9,7 @@ The public API is the lifter::
 ``training/`` (torch) is the exception to "numpy only" and is never imported from here.
 """
 
-from .lifter import Lifter, LiftResult
-from .model_file import ModelFileError
+from .lift.lifter import Lifter, LiftResult
+from .lift.model_file import ModelFileError
 
 __all__ = ["Lifter", "LiftResult", "ModelFileError"]

@@ -10,14 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import H36M17, check_h36m_joints
-
-
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """(T, 17) length of the bone ending at each joint (0 for the pelvis)."""
-    parents = np.array(H36M17.parents)
-    lengths = np.linalg.norm(joints[:, 1:] - joints[:, parents[1:]], axis=-1)
-    return np.concatenate([np.zeros((len(joints), 1)), lengths], axis=1)
+from .skeleton import H36M17, bone_lengths, check_h36m_joints
 
 
 def rigid_bone_lengths(joints: np.ndarray, *, symmetric: bool = True) -> np.ndarray:

@@ -20,11 +20,11 @@ import numpy as np
 
 from . import filters
 from .bones import rigid_bone_lengths
-from .camera import Intrinsics
+from .lift.camera import Intrinsics
 from .detect.detection_cache import DetectionCache
 from .detect.base import FrameDetections, PoseDetector
 from .foot_contact import detect_contacts, lock_feet, skating_speed
-from .lifter import Lifter
+from .lift.lifter import Lifter
 from .motion import Motion
 from .settings import DETECTORS, CaptureSettings
 from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track

@@ -83,6 +83,13 @@ def check_h36m_joints(joints: np.ndarray) -> np.ndarray:
     return joints
 
 
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(T, 17) length of the bone ending at each joint (0 for the pelvis)."""
+    parents = np.array(H36M17.parents)
+    lengths = np.linalg.norm(joints[:, 1:] - joints[:, parents[1:]], axis=-1)
+    return np.concatenate([np.zeros((len(joints), 1)), lengths], axis=1)
+
+
 def leg_length(joints: np.ndarray, *, statistic: str = "median") -> float:
     """A subject's leg length, hip-knee plus knee-ankle, over both legs and every frame of H36M-17 joints
     (T, 17, 3), in their units: the ``"median"`` (robust to a few bad frames, for thresholds) or the ``"mean"``.

@@ -1,6 +1,6 @@
-"""Differentiable projection in torch, for the reprojection loss; mirrors ``core.camera.project``.
+"""Differentiable projection in torch, for the reprojection loss; mirrors ``core.lift.camera.project``.
 
-Same conventions as :mod:`blender_vp3d.core.camera`: camera frame x right, y down, z forward; distortion is
+Same conventions as :mod:`blender_vp3d.core.lift.camera`: camera frame x right, y down, z forward; distortion is
 OpenCV's Brown-Conrady model on normalised coordinates. Unlike the numpy version, which gives NaN for points
 behind the camera, depth is clamped at ``min_depth`` here: a lifter early in training may put joints behind
 the camera, and the loss must still have finite values and gradients.

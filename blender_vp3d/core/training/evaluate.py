@@ -24,8 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import filters
-from ..camera import Intrinsics, normalized_to_pixels
-from ..lifter import Lifter
+from ..lift.camera import Intrinsics, normalized_to_pixels
+from ..lift.lifter import Lifter
 from ..metrics import MetricReport, evaluate_by_action
 from ..mocap.clip import Clip
 from .datasets import SOURCES, load_training_data

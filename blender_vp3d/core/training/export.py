@@ -1,7 +1,7 @@
 """Torch models to the add-on's model file and back.
 
 Training ends with :func:`export_models`, which writes the pose and trajectory networks and the conventions
-they were trained under into one ``.npz`` (see ``core.model_file``). :func:`load_torch_models` rebuilds torch
+they were trained under into one ``.npz`` (see ``core.lift.model_file``). :func:`load_torch_models` rebuilds torch
 ``TemporalModel``s from such a file, for parity tests against the numpy engine and for benchmarks.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..model_file import (
+from ..lift.model_file import (
     FORMAT_NAME,
     FORMAT_VERSION,
     INPUT_NORMALISATION,
@@ -43,7 +43,7 @@ def export_models(pose_model: TemporalModel | TemporalModelOptimized,
     """Write both networks (``TemporalModel`` or ``TemporalModelOptimized``) to the model file ``path``.
 
     ``metadata_extra`` must supply ``training_data`` and ``licence``; optional are ``metrics`` (default
-    empty), ``fps`` (default 30), ``input_normalisation`` (default ``core.model_file.INPUT_NORMALISATION``),
+    empty), ``fps`` (default 30), ``input_normalisation`` (default ``core.lift.model_file.INPUT_NORMALISATION``),
     ``created`` (default now, UTC) and any further keys, which are stored as given.
     """
     clash = sorted(_DERIVED_KEYS & set(metadata_extra))

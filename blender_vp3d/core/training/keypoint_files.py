@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import Intrinsics, pixels_to_normalized
-from ..lifter import fill_missing
-from ..resampling import resample
+from ..lift.camera import Intrinsics, pixels_to_normalized
+from ..lift.lifter import fill_missing
+from ..lift.resampling import resample
 from ..skeleton import COCO17
 
 MODEL_FPS = 30.0

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from ..metrics import p_mpjpe
 from ..mocap.clip import Clip
-from ..model_file import load_model_file
+from ..lift.model_file import load_model_file
 from .datasets import SOURCES, check_sources, load_training_data, source_of
 from .export import load_network_weights
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints

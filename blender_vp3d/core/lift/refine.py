@@ -42,9 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bones import bone_lengths
-from .checks import check_positive
-from .skeleton import COCO17, H36M17
+from ..checks import check_positive
+from ..skeleton import COCO17, H36M17, bone_lengths
 
 logger = logging.getLogger(__name__)
 

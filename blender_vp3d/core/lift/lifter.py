@@ -12,7 +12,7 @@ detector's output and the 3D result, so the add-on, the CLI and tests all call t
 6. run the pose and trajectory networks on the clip and on its mirror image, and average (test-time flip);
 7. zero the pelvis row of the root-relative joints;
 8. with ``refine`` (the default), fit the result to the 2D keypoints through the same camera
-   (:mod:`core.refine`): rigid bones, limbs that reproject onto the confident keypoints, smooth in time.
+   (:mod:`core.lift.refine`): rigid bones, limbs that reproject onto the confident keypoints, smooth in time.
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ from typing import Any
 import numpy as np
 
 from .camera import Intrinsics, pixels_to_normalized
-from .checks import check_positive
+from ..checks import check_positive
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
 from .refine import RefineSettings, reprojection_error
 from .refine import refine as refine_to_keypoints
 from .resampling import interpolate_frames
-from .skeleton import COCO17, H36M17, ROOT
+from ..skeleton import COCO17, H36M17, ROOT
 
 logger = logging.getLogger(__name__)
 
 BUNDLED_MODEL_NAME = "vp3d_default.npz"
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # blender_vp3d/
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # blender_vp3d/ (this file is core/lift/lifter.py)
 
 
 def bundled_model_paths() -> tuple[Path, Path]:
@@ -132,7 +132,7 @@ class Lifter:
         ``image_size`` is (width, height) in pixels. ``focal_px`` is the focal length in pixels if known;
         otherwise ``camera.Intrinsics.default`` assumes a 26 mm-equivalent lens. ``fps`` is the clip's frame
         rate if it differs from the model's (:attr:`fps`). ``refine`` fits the result to the keypoints
-        (:func:`core.refine.refine`, with ``refine_settings``); ``False`` returns the networks' output as it
+        (:func:`core.lift.refine.refine`, with ``refine_settings``); ``False`` returns the networks' output as it
         is. ``flip`` averages with the mirrored clip.
         ``intrinsics`` replaces the default camera (principal point, distortion); it must match
         ``image_size`` and excludes ``focal_px``.

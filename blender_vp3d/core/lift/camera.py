@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_positive
+from ..checks import check_positive
 
 #: Default lens when the user knows nothing about the camera: 26 mm equivalent focal length on a 36 mm-wide
 #: full frame, the main camera of most phones. Across the long image side this is a field of view of

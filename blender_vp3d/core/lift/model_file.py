@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_atomically
-from .npz import NpzFormat
+from ..atomic import write_atomically
+from ..npz import NpzFormat
 
 logger = logging.getLogger(__name__)
 
