@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.bones import rigid_bone_lengths
+from blender_vp3d.core.cleanup.bones import rigid_bone_lengths
 from blender_vp3d.core.skeleton import H36M17, bone_lengths
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from blender_vp3d.core.filters import (
+from blender_vp3d.core.cleanup.filters import (
     DEFAULT_METHOD,
     DEFAULT_PARAMS,
     jitter_and_lag,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.foot_contact import (
+from blender_vp3d.core.cleanup.foot_contact import (
     LEFT,
     LEGS,
     RIGHT,

@@ -17,7 +17,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ..core.filters import METHODS
+from ..core.cleanup.filters import METHODS
 from ..core.settings import DETECTORS, UI_FIELDS, CaptureSettings
 
 DETECTOR_ITEMS = [

@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from . import filters
-from .bones import rigid_bone_lengths
+from .cleanup import filters
+from .cleanup.bones import rigid_bone_lengths
 from .lift.camera import Intrinsics
 from .detect.detection_cache import DetectionCache
 from .detect.base import FrameDetections, PoseDetector
-from .foot_contact import detect_contacts, lock_feet, skating_speed
+from .cleanup.foot_contact import detect_contacts, lock_feet, skating_speed
 from .lift.lifter import Lifter
 from .motion import Motion
 from .settings import DETECTORS, CaptureSettings
 from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
 from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
-from .world import align_to_world
+from .cleanup.world import align_to_world
 
 logger = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 A :class:`Motion` is what every consumer reads (the add-on's retargeting, the BVH export, the preview), so a
 capture can be re-retargeted without running the video pipeline again. The file holds:
 
-* ``joints`` (T, 17, 3) float64: H36M-17 joints in the Z-up world (``core.world``), metres, absolute
+* ``joints`` (T, 17, 3) float64: H36M-17 joints in the Z-up world (``core.cleanup.world``), metres, absolute
   (root-relative joints plus the root trajectory);
 * ``trajectory`` (T, 3) float64: the root (pelvis) position in the same world;
-* ``contacts`` (T, 2) bool: left and right foot planted (``core.foot_contact``);
+* ``contacts`` (T, 2) bool: left and right foot planted (``core.cleanup.foot_contact``);
 * ``keypoints_2d`` (T, 17, 3) float64, optional: the detector's COCO-17 keypoints in pixels plus confidence;
 * ``metadata``: a JSON string with ``format``, ``version``, ``fps``, ``image_size``, ``source_video``,
   ``settings``, ``alignment`` and the joint layouts.

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import filters
+from .cleanup import filters
 from .checks import check_positive
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
@@ -53,7 +53,7 @@ class CaptureSettings:
         "Sensor Width", "Sensor width in mm across the long image side (with Focal Length)", unset=0.0,
         ui_default=36.0, min=1.0, soft_max=100.0, unit="CAMERA"))
     refine: bool = True                # fit the lifted motion to the 2D keypoints (core.lift.refine)
-    rigid_bones: bool = True           # one length per bone over the clip (see core.bones)
+    rigid_bones: bool = True           # one length per bone over the clip (see core.cleanup.bones)
     face_viewer: bool = True           # subject faces -Y (Blender's front view) at the first frame
     track_id: int | None = None        # another person than the main one (ids from the tracking report)
     detectron2_config: str | None = None

@@ -10,7 +10,7 @@ keypoints in undistorted normalised camera coordinates (the lifter's input space
 trajectory in the same conventions that
 
 * are rigid: one length per bone for the clip (the clip's median, left and right averaged, as
-  ``core.bones``);
+  ``core.cleanup.bones``);
 * reproject onto the confident keypoints of the 12 limb joints (hips, knees, ankles, shoulders, elbows,
   wrists; COCO-17 in, H36M-17 out), with a confidence-weighted robust loss;
 * stay close to the lifter where the image says nothing: joints without a keypoint (spine, neck, head)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import filters
+from ..cleanup import filters
 from ..lift.camera import Intrinsics, normalized_to_pixels
 from ..lift.lifter import Lifter
 from ..metrics import MetricReport, evaluate_by_action

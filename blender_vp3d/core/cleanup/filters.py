@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_positive
+from ..checks import check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ trajectory and of the legs move a planted ankle by centimetres from frame to fra
    fades out into the release like at any contact's end, and the remaining parts are pinned again;
 3. measures skating (:func:`skating_speed`): the mean horizontal ankle speed during contacts.
 
-Everything works on world joints (T, 17, 3) in the Z-up frame of ``core.world`` (metres, z up, floor near
+Everything works on world joints (T, 17, 3) in the Z-up frame of ``core.cleanup.world`` (metres, z up, floor near
 z = 0); only the z axis's meaning (up) matters here.
 """
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_positive
-from .skeleton import H36M17, check_h36m_joints, leg_length
+from ..checks import check_positive
+from ..skeleton import H36M17, check_h36m_joints, leg_length
 
 logger = logging.getLogger(__name__)
 

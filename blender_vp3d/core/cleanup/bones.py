@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import H36M17, bone_lengths, check_h36m_joints
+from ..skeleton import H36M17, bone_lengths, check_h36m_joints
 
 
 def rigid_bone_lengths(joints: np.ndarray, *, symmetric: bool = True) -> np.ndarray:

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_positive
-from .rotations import axis_rotation, normalize, rotation_between
-from .skeleton import H36M17, leg_length
+from ..checks import check_positive
+from ..rotations import axis_rotation, normalize, rotation_between
+from ..skeleton import H36M17, leg_length
 
 logger = logging.getLogger(__name__)
 
