@@ -36,7 +36,7 @@ CAPTURE = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
 from blender_vp3d.core.capture import capture
-from blender_vp3d.core.export_bvh import write_bvh
+from blender_vp3d.core.output.export_bvh import write_bvh
 from blender_vp3d.core.settings import CaptureSettings
 from pathlib import Path
 started = time.perf_counter()

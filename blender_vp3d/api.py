@@ -394,7 +394,7 @@ def apply_file(motion_path: str | os.PathLike, armature: bpy.types.Object,
     """Load a motion file and key it onto ``armature``; on failure the new action and the pose are undone."""
     import bpy
 
-    from .core.motion import Motion
+    from .core.output.motion import Motion
     from .retarget import apply_motion
 
     options = options or RetargetOptions()

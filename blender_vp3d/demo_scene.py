@@ -23,7 +23,7 @@ def build_scene(motion_path: Path, out: Path) -> tuple[Path, Path]:
     import bpy
     from mathutils import Matrix
 
-    from .core.motion import Motion
+    from .core.output.motion import Motion
     from .retarget import apply_motion
 
     bpy.ops.wm.read_homefile(app_template="")
@@ -98,7 +98,7 @@ def _sheet_frames(count: int) -> list[int]:
 def _contact_sheet(motion, renders: dict[int, Path], out: Path) -> Path:
     import cv2
 
-    from .core.preview import draw_skeleton_2d
+    from .core.output.preview import draw_skeleton_2d
     from .core.video.reader import read_frames
 
     s = motion.settings

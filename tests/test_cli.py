@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from blender_vp3d.core.motion import Motion
+from blender_vp3d.core.output.motion import Motion
 from blender_vp3d.core.mocap.bvh import read_bvh
 
 

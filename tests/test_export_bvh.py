@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from blender_vp3d.core.export_bvh import (
+from blender_vp3d.core.output.export_bvh import (
     JOINT_PIVOTS,
     JOINTS,
     ROTATION_ORDERS,

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from blender_vp3d.core.motion import FORMAT_VERSION, Motion, MotionFileError
+from blender_vp3d.core.output.motion import FORMAT_VERSION, Motion, MotionFileError
 
 
 def z_up(joints_y_up: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ bpy = pytest.importorskip("bpy")
 
 from mathutils import Matrix  # noqa: E402
 
-from blender_vp3d.core.export_bvh import write_bvh  # noqa: E402
-from blender_vp3d.core.motion import Motion  # noqa: E402
+from blender_vp3d.core.output.export_bvh import write_bvh  # noqa: E402
+from blender_vp3d.core.output.motion import Motion  # noqa: E402
 from blender_vp3d.core.skeleton import H36M17, leg_length  # noqa: E402
 from blender_vp3d.retarget import (  # noqa: E402
     PRESETS,

@@ -25,7 +25,7 @@ from .detect.detection_cache import DetectionCache
 from .detect.base import FrameDetections, PoseDetector
 from .cleanup.foot_contact import detect_contacts, lock_feet, skating_speed
 from .lift.lifter import Lifter
-from .motion import Motion
+from .output.motion import Motion
 from .settings import DETECTORS, CaptureSettings
 from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
 from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames

@@ -134,11 +134,11 @@ def _write_outputs(result: CaptureResult, args: argparse.Namespace) -> None:
         if out.suffix.lower() == ".npz":
             motion.save(out)
         else:
-            from .export_bvh import write_bvh
+            from .output.export_bvh import write_bvh
 
             write_bvh(out, motion.joints, fps=motion.fps)
     if args.preview is not None:
-        from .preview import write_contact_sheet, write_preview_video
+        from .output.preview import write_contact_sheet, write_preview_video
         from .video.reader import read_frames
 
         s = motion.settings

@@ -1,10 +1,10 @@
 """Retargeting onto Blender armatures (imports bpy): bone-mapping presets, bulk keyframing, ``apply_motion``.
 
-    from blender_vp3d.core.motion import Motion
+    from blender_vp3d.core.output.motion import Motion
     from blender_vp3d.retarget import apply_motion
     action = apply_motion(bpy.context.object, Motion.load("clip.npz"))
 
-The math lives in ``blender_vp3d.core.retarget_math`` (numpy only); the core never imports this package.
+The math lives in ``blender_vp3d.core.output.retarget_math`` (numpy only); the core never imports this package.
 """
 
 from .apply import apply_motion

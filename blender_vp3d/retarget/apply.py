@@ -1,6 +1,6 @@
-"""Put a captured :class:`~blender_vp3d.core.motion.Motion` onto an armature as a new action.
+"""Put a captured :class:`~blender_vp3d.core.output.motion.Motion` onto an armature as a new action.
 
-One public function, :func:`apply_motion`; the math is ``core.retarget_math`` (no bpy), this module only reads
+One public function, :func:`apply_motion`; the math is ``core.output.retarget_math`` (no bpy), this module only reads
 the rig's rest pose and writes the keys (``keyframes``).
 
 The scene's frame rate and range are left alone: keys go one per motion frame from ``frame_start``; set
@@ -18,8 +18,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..core.motion import Motion
-from ..core.retarget_math import PoseTrack, RestBone, solve_pose
+from ..core.output.motion import Motion
+from ..core.output.retarget_math import PoseTrack, RestBone, solve_pose
 from ..core.rotations import (
     continuous_quaternions,
     matrix_to_blender_euler,

@@ -1,6 +1,6 @@
 """Bone maps: which rig bone follows which H36M-17 joints, for the rigs we know, plus custom maps as JSON.
 
-A :class:`BoneMapping` names, per bone, a :class:`~blender_vp3d.core.retarget_math.BoneRule` (the joints the
+A :class:`BoneMapping` names, per bone, a :class:`~blender_vp3d.core.output.retarget_math.BoneRule` (the joints the
 bone points along and the reference fixing its twist), the root bone that carries the trajectory, and custom
 properties to set first (a generated Rigify rig's IK/FK switches, set to FK). Bones not named stay at rest
 relative to their parent (hands, feet, fingers, face).
@@ -11,7 +11,7 @@ Presets (:data:`PRESETS`, detected by bone names with :func:`detect_preset`):
 * ``rigify``: a rig generated from it, driven through its FK controls (torso, hips, chest, neck, head,
   thigh_fk.L, upper_arm_fk.L, ...);
 * ``mixamo``: ``mixamorig:Hips``, ``mixamorig:LeftUpLeg``, ... (any ``prefix:`` before the names works);
-* ``vp3d_bvh``: the armature Blender's BVH importer makes from our BVH export (``core.export_bvh``).
+* ``vp3d_bvh``: the armature Blender's BVH importer makes from our BVH export (``core.output.export_bvh``).
 
 This module itself needs no bpy (it reads bone names only), though the package it sits in imports bpy.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.atomic import write_atomically
-from ..core.retarget_math import BoneRule
+from ..core.output.retarget_math import BoneRule
 
 MAPPING_FORMAT = "blender_vp3d.bone_mapping"
 

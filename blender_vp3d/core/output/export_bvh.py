@@ -19,7 +19,7 @@ Conventions:
   Blender's front view) faces +Z in the file.
 * **Rest pose**: T-pose, every bone along its rest direction (legs, -Y; spine, neck and head, +Y; arms and
   collar bones, +-X; feet forward, +Z); offsets are those directions times the clip's mean bone lengths.
-* **Rotations**: the retargeting solve (:func:`blender_vp3d.core.retarget_math.solve_pose`) onto this fixed
+* **Rotations**: the retargeting solve (:func:`blender_vp3d.core.output.retarget_math.solve_pose`) onto this fixed
   T-pose skeleton, each joint following its bone with ``aim=False`` (the T-pose direction of its joints) and
   the twist reference named in :data:`JOINTS`: the hip line for Hips and Spine, the shoulder line for Chest,
   Neck and Head, the chest's up for the collar bones, and the limb's hinge for arms and legs, so elbows and
@@ -45,11 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomically
-from .checks import check_positive
+from ..atomic import write_atomically
+from ..checks import check_positive
 from .retarget_math import T_POSE, BoneRule, RestBone, solve_pose
-from .rotations import matrix_to_euler
-from .skeleton import H36M17, check_h36m_joints
+from ..rotations import matrix_to_euler
+from ..skeleton import H36M17, check_h36m_joints
 
 logger = logging.getLogger(__name__)
 

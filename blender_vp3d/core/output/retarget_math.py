@@ -55,8 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rotations import continuous_quaternions, frame_from, matrix_to_quaternion, normalize
-from .skeleton import H36M17, LIMBS, check_h36m_joints, leg_length
+from ..rotations import continuous_quaternions, frame_from, matrix_to_quaternion, normalize
+from ..skeleton import H36M17, LIMBS, check_h36m_joints, leg_length
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .skeleton import COCO17, H36M17, Layout
+from ..skeleton import COCO17, H36M17, Layout
 
 logger = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_atomically
-from .checks import check_positive
-from .npz import NpzFormat
-from .skeleton import COCO17, H36M17
+from ..atomic import write_atomically
+from ..checks import check_positive
+from ..npz import NpzFormat
+from ..skeleton import COCO17, H36M17
 
 logger = logging.getLogger(__name__)
 
