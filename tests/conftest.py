@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from blender_vp3d.core.mocap.bandai import default_data_dir, load_split
+from blender_vp3d.core.training.mocap.bandai import default_data_dir, load_split
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.mocap.asf_amc import CMU_UNITS_TO_METRES, AsfAmcError, parse_asf_amc, read_asf_amc
+from blender_vp3d.core.training.mocap.asf_amc import CMU_UNITS_TO_METRES, AsfAmcError, parse_asf_amc, read_asf_amc
 
 SCALE = 0.45  # the ASF's ":units length"; clip translations are file values / SCALE
 

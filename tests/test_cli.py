@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from blender_vp3d.core.output.motion import Motion
-from blender_vp3d.core.mocap.bvh import read_bvh
+from blender_vp3d.core.training.mocap.bvh import read_bvh
 
 
 def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:

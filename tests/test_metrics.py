@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.metrics import (
+from blender_vp3d.core.training.metrics import (
     MetricReport,
     evaluate,
     evaluate_by_action,

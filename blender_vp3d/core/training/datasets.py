@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mocap import bandai, cmu
-from ..mocap.clip import Clip
+from .mocap import bandai, cmu
+from .mocap.clip import Clip
 
 SOURCES = ("bandai", "cmu")
 

@@ -26,8 +26,8 @@ from tqdm import tqdm
 from ..cleanup import filters
 from ..lift.camera import Intrinsics, normalized_to_pixels
 from ..lift.lifter import Lifter
-from ..metrics import MetricReport, evaluate_by_action
-from ..mocap.clip import Clip
+from .metrics import MetricReport, evaluate_by_action
+from .mocap.clip import Clip
 from .datasets import SOURCES, load_training_data
 from .synthetic import SyntheticGenerator
 

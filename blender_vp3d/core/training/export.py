@@ -100,9 +100,9 @@ def load_network_weights(model: torch.nn.Module, weights: dict[str, np.ndarray],
 def training_data_text(sources: list[str]) -> str:
     parts = {
         "bandai": ("Bandai-Namco-Research-Motiondataset 1 and 2 (Bandai Namco Research Inc.), training styles only "
-                   "(validation styles held out: see blender_vp3d.core.mocap.bandai)"),
+                   "(validation styles held out: see blender_vp3d.core.training.mocap.bandai)"),
         "cmu": ("CMU Graphics Lab Motion Capture Database, the takes under shared/data/cmu less the validation "
-                "subjects (see blender_vp3d.core.mocap.cmu)"),
+                "subjects (see blender_vp3d.core.training.mocap.cmu)"),
     }
     return ("; ".join(parts[s] for s in sources) + ", projected through random virtual cameras with the "
             "detector-error model of blender_vp3d.core.training.synthetic")

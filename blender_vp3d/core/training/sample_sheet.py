@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mocap.bandai import load_split
+from .mocap.bandai import load_split
 from ..skeleton import COCO17, H36M17
 from .synthetic import ClipBank, SyntheticGenerator
 

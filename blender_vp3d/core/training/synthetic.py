@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lift.camera import DEFAULT_FOCAL_35MM, brown_conrady
-from ..mocap.clip import Clip
+from .mocap.clip import Clip
 from ..rotations import axis_angle_to_matrix, normalize, random_rotation_small
 from ..skeleton import COCO17, H36M17
 

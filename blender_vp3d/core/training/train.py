@@ -39,8 +39,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..metrics import p_mpjpe
-from ..mocap.clip import Clip
+from .metrics import p_mpjpe
+from .mocap.clip import Clip
 from ..lift.model_file import load_model_file
 from .datasets import SOURCES, check_sources, load_training_data, source_of
 from .export import load_network_weights

@@ -34,6 +34,7 @@ ARCHIVES = {
 VALIDATION_FRACTION = 0.10
 CACHE_VERSION = 1
 _NAME = re.compile(r"dataset-(\d)_(.+)_([^_]+)_(\d+)\.bvh$")
+_CHECKOUT = Path(__file__).resolve().parents[4]  # the repository: this is blender_vp3d/core/training/mocap/bandai.py
 
 
 def default_data_dir() -> Path:
@@ -41,11 +42,11 @@ def default_data_dir() -> Path:
     env = os.environ.get("VP3D_BANDAI_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[4] / "shared" / "data" / "bandai"
+    return _CHECKOUT.parent / "shared" / "data" / "bandai"
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("VP3D_CACHE_DIR", Path(__file__).resolve().parents[3] / ".cache"))
+    return Path(os.environ.get("VP3D_CACHE_DIR", _CHECKOUT / ".cache"))
 
 
 def load_dataset(dataset: int, data_dir: Path | None = None, cache_dir: Path | None = None) -> list[Clip]:

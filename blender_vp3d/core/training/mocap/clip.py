@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_atomically
+from ...atomic import write_atomically
 
 
 @dataclass

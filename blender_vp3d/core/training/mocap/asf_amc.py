@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rotations import euler_to_matrix
+from ...rotations import euler_to_matrix
 from .clip import MocapClip
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .skeleton import ROOT
+from ..skeleton import ROOT
 
 logger = logging.getLogger(__name__)
 

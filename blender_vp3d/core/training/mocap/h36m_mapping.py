@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..skeleton import H36M17
+from ...skeleton import H36M17
 from .clip import MocapClip
 
 # Offsets from the skull-base head joint, metres, along the head's (up, forward, left) axes.
