@@ -45,12 +45,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blender_vp3d.core.lift.camera import Intrinsics, pixels_to_normalized  # noqa: E402
 from blender_vp3d.core.capture import CaptureSettings, capture, detect  # noqa: E402
-from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
-from blender_vp3d.core.training.metrics import _procrustes_align, p_mpjpe  # noqa: E402
-from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
 from blender_vp3d.core.detect.tracking import fill_frames, select_track  # noqa: E402
+from blender_vp3d.core.lift.camera import Intrinsics, pixels_to_normalized  # noqa: E402
+from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
+from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
+from blender_vp3d.core.training.metrics import _procrustes_align, p_mpjpe  # noqa: E402
 from blender_vp3d.core.video.reader import probe_video, read_frames  # noqa: E402
 
 DEMO = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_MultiPerson"

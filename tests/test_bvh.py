@@ -7,9 +7,9 @@ import tarfile
 import numpy as np
 import pytest
 
+from blender_vp3d.core.rotations import euler_to_matrix
 from blender_vp3d.core.training.mocap.bandai import ARCHIVES, default_data_dir
 from blender_vp3d.core.training.mocap.bvh import BvhError, parse_bvh, read_bvh
-from blender_vp3d.core.rotations import euler_to_matrix
 
 
 def _bandai_text(dataset: int, stem: str) -> str:

@@ -7,9 +7,9 @@ import pytest
 
 from blender_vp3d.core import Lifter
 from blender_vp3d.core.capture import CaptureSettings, capture
-from blender_vp3d.core.skeleton import bone_lengths
-from blender_vp3d.core.detect.imported import save_keypoints_npz
 from blender_vp3d.core.cleanup.foot_contact import LEGS, skating_speed
+from blender_vp3d.core.detect.imported import save_keypoints_npz
+from blender_vp3d.core.skeleton import bone_lengths
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.training.mocap import cmu
 from blender_vp3d.core.skeleton import H36M17
+from blender_vp3d.core.training.mocap import cmu
 
 
 @pytest.fixture(scope="module")

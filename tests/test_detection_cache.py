@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from blender_vp3d.core.detect import detection_cache
-from blender_vp3d.core.detect.detection_cache import DetectionCache, canonical_settings, default_cache_dir
 from blender_vp3d.core.detect.base import FrameDetections
+from blender_vp3d.core.detect.detection_cache import DetectionCache, canonical_settings, default_cache_dir
 
 SETTINGS = {"model": "pose_landmark_full", "max_side": 1920, "start": 0, "end": None, "stride": 1}
 

@@ -15,9 +15,9 @@ from blender_vp3d.core.output.export_bvh import (
     from_bvh_frame,
     write_bvh,
 )
-from blender_vp3d.core.training.mocap.bvh import parse_bvh, read_bvh
 from blender_vp3d.core.rotations import axis_angle_to_matrix, euler_to_matrix, matrix_to_euler
 from blender_vp3d.core.skeleton import H36M17
+from blender_vp3d.core.training.mocap.bvh import parse_bvh, read_bvh
 
 
 def z_up(joints_y_up: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blender_vp3d.core.rotations import axis_angle_to_matrix
 from blender_vp3d.core.training.metrics import (
     MetricReport,
     evaluate,
@@ -16,7 +17,6 @@ from blender_vp3d.core.training.metrics import (
     per_frame_errors,
     speed_ratio,
 )
-from blender_vp3d.core.rotations import axis_angle_to_matrix
 
 
 def random_clip(rng: np.random.Generator, frames: int = 20, joints: int = 17) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_vp3d.core.output import retarget_math as rm
 from blender_vp3d.core import rotations as rot
+from blender_vp3d.core.output import retarget_math as rm
 from blender_vp3d.core.rotations import axis_angle_to_matrix, normalize
 from blender_vp3d.core.skeleton import H36M17
 

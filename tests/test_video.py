@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from blender_vp3d.core.video import reader as video
 from blender_vp3d.core.detect.base import FrameDetections
+from blender_vp3d.core.video import reader as video
 from blender_vp3d.core.video.reader import (
     DETECTION_MAX_SIDE,
     ThreadedFrameReader,

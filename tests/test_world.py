@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from blender_vp3d.core.cleanup.world import CAMERA_TO_ZUP, WorldAlignment, align_to_world
 from blender_vp3d.core.rotations import axis_rotation
 from blender_vp3d.core.skeleton import H36M17
-from blender_vp3d.core.cleanup.world import CAMERA_TO_ZUP, WorldAlignment, align_to_world
 
 BANDAI_ANKLE_HEIGHT = 0.1174  # Bandai's ankle joints stand this far above its floor (y = 0)
 J = {name: i for i, name in enumerate(H36M17.joint_names)}

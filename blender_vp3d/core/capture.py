@@ -20,16 +20,16 @@ import numpy as np
 
 from .cleanup import filters
 from .cleanup.bones import rigid_bone_lengths
-from .lift.camera import Intrinsics
-from .detect.detection_cache import DetectionCache
-from .detect.base import FrameDetections, PoseDetector
 from .cleanup.foot_contact import detect_contacts, lock_feet, skating_speed
+from .cleanup.world import align_to_world
+from .detect.base import FrameDetections, PoseDetector
+from .detect.detection_cache import DetectionCache
+from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
+from .lift.camera import Intrinsics
 from .lift.lifter import Lifter
 from .output.motion import Motion
 from .settings import DETECTORS, CaptureSettings
-from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
 from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
-from .cleanup.world import align_to_world
 
 logger = logging.getLogger(__name__)
 

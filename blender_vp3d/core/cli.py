@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
-from .cleanup import filters  # noqa: E402
 from .capture import CaptureResult, ProgressEvent, capture  # noqa: E402
+from .cleanup import filters  # noqa: E402
 from .settings import DETECTORS, CaptureSettings  # noqa: E402
 
 logger = logging.getLogger(__name__)

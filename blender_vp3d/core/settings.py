@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .cleanup import filters
 from .checks import check_positive
+from .cleanup import filters
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
 

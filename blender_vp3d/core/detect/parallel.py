@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .boxes import iou
 from ..video.reader import DETECTION_MAX_SIDE, VideoFrame, probe_video, read_frames
 from .base import FrameDetections, check_frame
 from .blazepose import BlazePoseDetector
+from .boxes import iou
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .boxes import iou as box_iou
 from .base import FrameDetections
+from .boxes import iou as box_iou
 
 logger = logging.getLogger(__name__)
 

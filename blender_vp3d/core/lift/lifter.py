@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from .camera import Intrinsics, pixels_to_normalized
 from ..checks import check_positive
+from ..skeleton import COCO17, H36M17, ROOT
+from .camera import Intrinsics, pixels_to_normalized
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
 from .refine import RefineSettings, reprojection_error
 from .refine import refine as refine_to_keypoints
 from .resampling import interpolate_frames
-from ..skeleton import COCO17, H36M17, ROOT
 
 logger = logging.getLogger(__name__)
 

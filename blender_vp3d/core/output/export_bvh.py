@@ -47,9 +47,9 @@ import numpy as np
 
 from ..atomic import write_atomically
 from ..checks import check_positive
-from .retarget_math import T_POSE, BoneRule, RestBone, solve_pose
 from ..rotations import matrix_to_euler
 from ..skeleton import H36M17, check_h36m_joints
+from .retarget_math import T_POSE, BoneRule, RestBone, solve_pose
 
 logger = logging.getLogger(__name__)
 

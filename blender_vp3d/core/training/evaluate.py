@@ -26,9 +26,9 @@ from tqdm import tqdm
 from ..cleanup import filters
 from ..lift.camera import Intrinsics, normalized_to_pixels
 from ..lift.lifter import Lifter
+from .datasets import SOURCES, load_training_data
 from .metrics import MetricReport, evaluate_by_action
 from .mocap.clip import Clip
-from .datasets import SOURCES, load_training_data
 from .synthetic import SyntheticGenerator
 
 IMAGE_SIZE = (1920, 1080)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .mocap.bandai import load_split
 from ..skeleton import COCO17, H36M17
+from .mocap.bandai import load_split
 from .synthetic import ClipBank, SyntheticGenerator
 
 

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lift.camera import DEFAULT_FOCAL_35MM, brown_conrady
-from .mocap.clip import Clip
 from ..rotations import axis_angle_to_matrix, normalize, random_rotation_small
 from ..skeleton import COCO17, H36M17
+from .mocap.clip import Clip
 
 H = {name: i for i, name in enumerate(H36M17.joint_names)}
 C = {name: i for i, name in enumerate(COCO17.joint_names)}

@@ -39,13 +39,13 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .metrics import p_mpjpe
-from .mocap.clip import Clip
 from ..lift.model_file import load_model_file
 from .datasets import SOURCES, check_sources, load_training_data, source_of
 from .export import load_network_weights
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
 from .losses import bone_length_error, mpjpe, reprojection_error, velocity_error, weighted_trajectory_error
+from .metrics import p_mpjpe
+from .mocap.clip import Clip
 from .model import ModelConfig, TemporalModel, TemporalModelOptimized, trajectory_config
 from .synthetic import AugmentationConfig, ClipBank, SyntheticGenerator
 
