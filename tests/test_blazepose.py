@@ -189,6 +189,38 @@ def test_corrupt_model_is_a_clear_error(tmp_path, model_dir, damage):
         BlazePoseDetector(tmp_path)
 
 
+def test_pruned_model_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, model_dir, videos, monkeypatch):
+    """The pruned landmark model comes from the cache folder after the first run, named by the source's hash; a
+    damaged cached copy is replaced; the detections are the same whichever copy ran."""
+    from blender_vp3d.core.detectors import litert_model
+
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(litert_model, "_PRUNED", {})  # as in a new process
+    frame = videos["single"][0]
+    first = BlazePoseDetector(model_dir).detect(frame)
+    cached = list((tmp_path / "cache" / "models").glob("pose_landmark_full-pruned-*.tflite"))
+    assert len(cached) == 1 and cached[0].stat().st_size < (model_dir / LANDMARK_MODEL).stat().st_size
+
+    def no_pruning(*args):
+        raise AssertionError("pruned again instead of read from the cache")
+
+    litert_model._PRUNED.clear()
+    monkeypatch.setattr(litert_model, "prune_outputs", no_pruning)
+    again = BlazePoseDetector(model_dir).detect(frame)
+    np.testing.assert_array_equal(first.keypoints, again.keypoints)
+
+    monkeypatch.undo()
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(litert_model, "_PRUNED", {})
+    cached[0].write_bytes(b"damaged")
+    repaired = BlazePoseDetector(model_dir).detect(frame)  # runs the full model now
+    np.testing.assert_array_equal(first.keypoints, repaired.keypoints)
+    assert not cached[0].exists()  # and the next run prunes afresh
+    litert_model._PRUNED.clear()
+    BlazePoseDetector(model_dir)
+    assert cached[0].stat().st_size > 100
+
+
 # -- tracking ------------------------------------------------------------------------------------------------------
 
 
@@ -280,7 +312,10 @@ def test_parallel_equals_sequential_segments(videos, model_dir):
         sequential += [detector.detect(frame) for frame in frames[start:stop]]
     seen = []
     with ParallelDetector(2, model_dir=model_dir) as pool:
+        pool.detect_video(SINGLE, end=60)
+        assert len(pool._detectors) == 1  # one segment: the second worker's detector is never built
         from_video = pool.detect_video(SINGLE, progress=lambda done, total: seen.append((done, total)))
+        assert len(pool._detectors) == 2
         from_memory = pool.detect_frames(frames)
     assert len(from_video) == len(from_memory) == len(frames)
     for ours, theirs in ((from_video, sequential), (from_memory, sequential)):

@@ -290,7 +290,8 @@ def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: in
             report(ProgressEvent("detect", done, total, "detecting (blazepose)", eta))
 
         with ParallelDetector(settings.workers) as pool:
-            return pool.detect_video(info.path, on_progress, start=settings.start, end=end, stride=settings.stride)
+            return pool.detect_video(info.path, on_progress, start=settings.start, end=end, stride=settings.stride,
+                                     frame_count=info.frame_count)
     detector = _make_detector(name, settings)
     detections: list[FrameDetections] = []
     started = time.perf_counter()

@@ -83,10 +83,15 @@ class ParallelDetector:
             raise ValueError(f"min_segment_frames must be >= 1, got {min_segment_frames}")
         self.workers = workers
         self.min_segment_frames = min_segment_frames
+        self._model_dir = model_dir
+        self._num_threads = num_threads
         self._idle: queue.SimpleQueue[BlazePoseDetector] = queue.SimpleQueue()
-        self._detectors = [BlazePoseDetector(model_dir, num_threads=num_threads) for _ in range(workers)]
-        for detector in self._detectors:
-            self._idle.put(detector)
+        # One detector now (a bad model file fails here, not in a worker); the others when a segment needs them,
+        # in its worker's thread: a video shorter than two segments never pays for a second one (about 0.1 s),
+        # and a longer one builds it while the first worker is already detecting.
+        self._detectors = [BlazePoseDetector(model_dir, num_threads=num_threads)]
+        self._idle.put(self._detectors[0])
+        self._building = 0
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vp3d-blazepose")
         self._done = 0
         self._lock = threading.Lock()
@@ -107,7 +112,7 @@ class ParallelDetector:
                  ) -> tuple[list[FrameDetections], tuple]:
         """Detections for one segment, starting from ``state`` (else with person detection), and the final
         tracking state."""
-        detector = self._idle.get()
+        detector = self._take()
         try:
             if state is None:
                 detector.reset()
@@ -124,6 +129,26 @@ class ParallelDetector:
             return out, detector.tracking_state()
         finally:
             self._idle.put(detector)
+
+    def _take(self) -> BlazePoseDetector:
+        """An idle detector, built here if none is idle and fewer than ``workers`` exist."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            build = len(self._detectors) + self._building < self.workers
+            self._building += build
+        if not build:
+            return self._idle.get()
+        try:
+            detector = BlazePoseDetector(self._model_dir, num_threads=self._num_threads)
+        finally:
+            with self._lock:
+                self._building -= 1
+        with self._lock:
+            self._detectors.append(detector)
+        return detector
 
     def _run(self, jobs: list[Callable[[], Iterable[np.ndarray | VideoFrame]]], total: int,
              progress: Callable[[int, int], None] | None) -> list[FrameDetections]:
@@ -152,14 +177,17 @@ class ParallelDetector:
         return [found for detections, _ in results for found in detections]
 
     def detect_video(self, path: str | Path, progress: Callable[[int, int], None] | None = None, *, start: int = 0,
-                     end: int | None = None, stride: int = 1, max_side: int | None = DETECTION_MAX_SIDE) -> list:
+                     end: int | None = None, stride: int = 1, max_side: int | None = DETECTION_MAX_SIDE,
+                     frame_count: int | None = None) -> list:
         """Detections (FrameDetections, video pixels) for frames ``start:end:stride`` of the video at ``path``.
 
         Each segment is read by its own :func:`..video.read_frames` (rotation metadata honoured, large frames
-        downscaled to ``max_side`` for detection), in the worker's thread.
+        downscaled to ``max_side`` for detection), in the worker's thread. ``frame_count``: the video's, from a
+        :func:`..video.probe_video` the caller has made already (probing again opens and decodes: ~35 ms).
         """
-        info = probe_video(path)
-        end = info.frame_count if end is None else min(end, info.frame_count)
+        if frame_count is None:
+            frame_count = probe_video(path).frame_count
+        end = frame_count if end is None else min(end, frame_count)
         total = len(range(start, end, stride))
         segments = split_segments(total, self.workers, self.min_segment_frames) if total else []
         jobs = [functools.partial(read_frames, path, start + a * stride, start + b * stride, stride, max_side=max_side,
