@@ -192,7 +192,7 @@ def test_corrupt_model_is_a_clear_error(tmp_path, model_dir, damage):
 def test_pruned_model_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, model_dir, videos, monkeypatch):
     """The pruned landmark model comes from the cache folder after the first run, named by the source's hash; a
     damaged cached copy is replaced; the detections are the same whichever copy ran."""
-    from blender_vp3d.core.detectors import litert_model
+    from blender_vp3d.core.detect import litert_model
 
     monkeypatch.setenv("VP3D_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(litert_model, "_PRUNED", {})  # as in a new process

@@ -76,7 +76,7 @@ def dropped_outputs(model: bytes, drop: Callable[[str, tuple[int, ...]], bool]) 
 
 def pruned_cache_dir() -> Path:
     """Where pruned models are kept between runs: ``models/`` in the detection cache's folder."""
-    from ..detection_cache import default_cache_dir
+    from .detection_cache import default_cache_dir
 
     return default_cache_dir() / "models"
 
