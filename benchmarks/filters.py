@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from blender_vp3d.core.cleanup.filters import JitterLag, jitter_and_lag, smooth, window_frames  # noqa: E402
+from blender_vp3d.core.lift.resampling import resample  # noqa: E402
 from blender_vp3d.core.skeleton import H36M17  # noqa: E402
 from blender_vp3d.core.training.mocap.bandai import load_split  # noqa: E402
-from blender_vp3d.core.training.mocap.h36m_mapping import resample  # noqa: E402
 
 NOISY_JOINTS = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")
 ONE_EURO_GRID = [(mc, beta) for mc in (0.5, 1.0, 2.0, 4.0) for beta in (0.0, 0.5, 2.0, 8.0, 32.0)]
