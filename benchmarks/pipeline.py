@@ -1,6 +1,6 @@
 """End-to-end capture speed beside MediaPipe's detection alone on the same frames, start-up and memory, in one run.
 
-    .venv/bin/python benchmarks/pipeline.py [--long-frames 2000] [--skip-long]
+    .venv/bin/python benchmarks/pipeline.py [--long-frames 2000] [--skip-long | --long-only] [--skip-mediapipe]
 
 Clips: the Pose2Sim videos cam01..cam04 (100 frames of 1080x1920 at 60 fps each) and a long clip of cam01
 played back and forth (``--long-frames``, 1080x1920, 60 fps, MPEG-4 part 2). Every measurement runs in a fresh process (so start-up
@@ -10,7 +10,8 @@ and peak memory are its own), with the detection cache off:
   track, lift, clean-up) plus writing
   the motion file and the BVH; frames per second of video (all but the imports);
 * ``start-up``: in its own process, what a capture pays before its first frame: importing the capture code,
-  loading the lifter, building the two-worker BlazePose pool and detecting one frame;
+  loading the lifter, building the two-worker BlazePose pool (its first detector: the second is built by its
+  worker when a second segment starts, while the first is detecting) and detecting one frame;
 * ``mp 1p`` / ``mp 2p``: MediaPipe Pose alone from the same video (decoding included), one process pinned to
   one core, and two processes each taking half of the clip (as ``benchmarks/detector.py`` runs them);
 * ``MB``: the capture process's peak resident memory.
@@ -63,7 +64,7 @@ lifter = time.perf_counter()
 info = probe_video({video!r})
 with ParallelDetector(2) as pool:
     pooled = time.perf_counter()
-    pool.detect_video({video!r}, end=1)
+    pool.detect_video({video!r}, end=1, frame_count=info.frame_count)  # as capture() calls it
     first = time.perf_counter()
 print(json.dumps({{"imports": imported - started, "lifter": lifter - imported, "pool": pooled - lifter,
                   "first_frame": first - pooled, "total": first - started}}))
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long-frames", type=int, default=2000, help="frames of the long clip")
     parser.add_argument("--skip-long", action="store_true", help="only the 100-frame clips")
+    parser.add_argument("--long-only", action="store_true", help="only the long clip (and start-up)")
+    parser.add_argument("--skip-mediapipe", action="store_true",
+                        help="ours only (the long clip's MediaPipe runs take about 2.5 min)")
     args = parser.parse_args(argv)
     videos = [VIDEOS / f"cam0{i}.mp4" for i in range(1, 5)]
     missing = [v for v in videos if not v.is_file()]
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="vp3d-pipeline-") as tmp:
         work = Path(tmp)
-        clips = {v.stem: (v, 100) for v in videos}
+        clips = {} if args.long_only else {v.stem: (v, 100) for v in videos}
         if not args.skip_long:
             clips[f"long ({args.long_frames})"] = (make_long_clip(videos[0], args.long_frames, work / "long.mp4"),
                                                    args.long_frames)
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'ours/mp 2p':>11s} {'start-up s':>11s} {'share':>6s} {'MB':>6s}", flush=True)
         for name, (video, frames) in clips.items():
             ours = child(CAPTURE.format(root=str(ROOT), video=str(video), work=str(work)))
-            mp_one, mp_two = mediapipe_fps(video, frames, work)
+            mp_one, mp_two = (float("nan"),) * 2 if args.skip_mediapipe else mediapipe_fps(video, frames, work)
             seconds = ours["seconds"] + startup["imports"]  # capture() itself loads the models and the pool
             fps = ours["frames"] / ours["seconds"]
             print(f"{name:14s} {ours['frames']:6d} {fps:9.1f} {mp_one:10.1f} {mp_two:10.1f} {fps / mp_two:10.2f}x "
