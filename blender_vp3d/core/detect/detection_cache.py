@@ -18,7 +18,7 @@ Layout under the cache folder (default ``$VP3D_CACHE_DIR``, else the user cache 
                             frame_indices (T,), timestamps_s (T,) when known; P = all people of all frames
     detections/<key>.json   what the entry is: video, detector, settings, frame and people counts
     models/<name>-pruned-<hash>.tflite   the BlazePose landmark model without its unused outputs, kept by
-                            :mod:`.detectors.litert_model` (not an entry of this cache)
+                            :mod:`.litert_model` (not an entry of this cache)
 
 Both are written atomically (temporary file, then rename), the ``.npz`` first: an entry counts only once its
 ``.json`` exists and agrees with the arrays, so an interrupted write is a miss, never a half-read entry. Nothing
