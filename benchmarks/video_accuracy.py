@@ -158,7 +158,7 @@ def _with_midpoints(limbs: np.ndarray) -> np.ndarray:
 def main_person(video: Path) -> np.ndarray:
     """Keypoints (T, 17, 3) of the main person of a video (NaN where absent), from our detector (cached)."""
     info = probe_video(video)
-    detections, _ = detect(info, CaptureSettings(), lambda event: None)
+    detections = detect(info, CaptureSettings(), lambda event: None).frames
     person = select_track(detections)
     return np.where(person.present[:, None, None], person.keypoints, np.nan)
 
@@ -294,7 +294,7 @@ def strided_keypoints(video: Path, step: int, full: np.ndarray, subject_view: Ca
     Frames where that detection follows another person than cam01's subject take the every-frame keypoints
     (which were re-detected on the subject), as the every-frame run does."""
     info = probe_video(video)
-    detections, _ = detect(info, CaptureSettings(stride=step), lambda event: None)
+    detections = detect(info, CaptureSettings(stride=step), lambda event: None).frames
     person = fill_frames(select_track(detections), step, info.frame_count)
     present = person.present[:len(full)]
     keypoints = np.where(present[:, None, None], person.keypoints[:len(full)], np.nan)

@@ -76,3 +76,24 @@ def test_multi_person_video_follows_one_person(camera, sample_videos, lifter):
     size = np.median(boxes[:, 2:] - boxes[:, :2], axis=0).max()
     # no jump between people: the box centre moves less than half a body size between frames
     assert np.linalg.norm(np.diff(centres, axis=0), axis=1).max() < 0.5 * size
+
+
+def test_keypoint_file_states_the_camera(sample_videos, lifter, tmp_path):
+    """A keypoint file's focal length is used unless the user gives one; a frame rate other than the video's is
+    refused by name (its frames would be keyed at the wrong times)."""
+    video = sample_videos / "Demo_SinglePerson" / "videos" / "cam02.mp4"
+    first = capture(video, CaptureSettings(use_cache=False), lifter=lifter)
+    size, keypoints, fps = first.motion.image_size, first.motion.keypoints_2d, first.motion.fps
+    stated = save_keypoints_npz(tmp_path / "stated.npz", keypoints, size, fps=fps, focal_px=3000.0)
+    plain = save_keypoints_npz(tmp_path / "plain.npz", keypoints, size, fps=fps)
+    from_file = capture(video, CaptureSettings(detector=str(stated)), lifter=lifter).motion
+    given = capture(video, CaptureSettings(detector=str(plain), focal_px=3000.0), lifter=lifter).motion
+    default = capture(video, CaptureSettings(detector=str(plain)), lifter=lifter).motion
+    np.testing.assert_allclose(from_file.joints, given.joints)
+    assert np.abs(from_file.joints - default.joints).max() > 0.01
+    overridden = capture(video, CaptureSettings(detector=str(stated), focal_px=1000.0), lifter=lifter).motion
+    assert np.abs(overridden.joints - from_file.joints).max() > 0.01
+
+    wrong = save_keypoints_npz(tmp_path / "wrong.npz", keypoints, size, fps=fps / 2)
+    with pytest.raises(ValueError, match=r"made at 30 fps; the video plays at 60 fps"):
+        capture(video, CaptureSettings(detector=str(wrong)), lifter=lifter)

@@ -125,7 +125,8 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
         done = count if event.done >= event.total else min(event.done * step, count)
         report(replace(event, done=done, total=count))
 
-    detections, cached = detect(info, replace(settings, stride=settings.stride * step), detect_progress)
+    detected = detect(info, replace(settings, stride=settings.stride * step), detect_progress)
+    detections = detected.frames
     timings["detect"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -133,7 +134,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
     report(ProgressEvent("track", 1, 1, f"person {person.track_id} in {person.coverage:.0%} of frames "
                                         f"({len(person.tracks)} track(s))"))
     fps = info.fps / settings.stride
-    focal_px = settings.focal_px
+    focal_px = settings.focal_px if settings.focal_px is not None else detected.focal_px
     if settings.focal_mm is not None:
         focal_px = Intrinsics.from_focal_mm(info.width, info.height, settings.focal_mm, settings.sensor_mm).fx
     keypoints = np.where(person.present[:, None, None], person.keypoints, np.nan)
@@ -171,7 +172,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
                     source_video=str(Path(video).resolve()), settings=settings.to_dict(),
                     alignment=world.alignment.to_dict())
     report(ProgressEvent("done", 1, 1, f"{motion.num_frames} frames captured"))
-    return CaptureResult(motion, info, person, cached, before, after, lifted.reprojection_px, timings)
+    return CaptureResult(motion, info, person, detected.cached, before, after, lifted.reprojection_px, timings)
 
 
 def detection_step(info: VideoInfo, settings: CaptureSettings, lifter_fps: float) -> int:
@@ -188,14 +189,23 @@ def detection_step(info: VideoInfo, settings: CaptureSettings, lifter_fps: float
     return max(1, int(info.fps / settings.stride / lifter_fps + 1e-6))
 
 
-def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> tuple[list[FrameDetections], bool]:
+@dataclass(frozen=True)
+class Detected:
+    """2D detections of a frame range, and what their source says about the camera."""
+
+    frames: list[FrameDetections]
+    cached: bool                 # read from the detection cache
+    focal_px: float | None = None  # the focal length a keypoint file states (used unless the user gives one)
+
+
+def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> Detected:
     """2D detections of the frame range, from the cache when the same video and settings were seen."""
     end = info.frame_count if settings.end is None else min(settings.end, info.frame_count)
     if settings.start >= end:
         raise ValueError(f"frame range {settings.start}..{settings.end} is outside the video's {info.frame_count} frames")
     count = len(range(settings.start, end, settings.stride))
     if Path(settings.detector).exists() and settings.detector not in DETECTORS:
-        return _imported(settings.detector, info, settings, count), False
+        return _imported(settings.detector, info, settings, count)
 
     name = _resolve_detector(settings.detector)
     cache = DetectionCache() if settings.use_cache else None
@@ -205,11 +215,11 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback)
         hit = cache.load(info.path, name, cache_settings)
         if hit is not None:
             report(ProgressEvent("detect", count, count, "detections from the cache"))
-            return list(hit.detections), True
+            return Detected(list(hit.detections), True)
     detections = _run_detector(name, info, settings, end, count, report)
     if cache is not None:
         cache.save(info.path, name, cache_settings, detections)
-    return detections, False
+    return Detected(detections, False)
 
 
 def _resolve_detector(name: str) -> str:
@@ -307,14 +317,16 @@ def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: in
     return detections
 
 
-def _imported(path: str, info: VideoInfo, settings: CaptureSettings, count: int) -> list[FrameDetections]:
+def _imported(path: str, info: VideoInfo, settings: CaptureSettings, count: int) -> Detected:
     from .detect.imported import load_keypoints
 
     imported = load_keypoints(path, frame_count=None, image_size=(info.width, info.height))
+    if imported.fps is not None and abs(imported.fps - info.fps) > 0.01 * info.fps:
+        raise ValueError(f"keypoint file {path} was made at {imported.fps:g} fps; the video plays at {info.fps:g} fps")
     frames = imported.detections
     if len(frames) == info.frame_count:
         frames = frames[settings.start : (settings.end or info.frame_count) : settings.stride]
     elif len(frames) != count:
         raise ValueError(f"keypoint file {path} has {len(frames)} frames; the video has {info.frame_count} "
                          f"({count} in the chosen range)")
-    return list(frames)
+    return Detected(list(frames), False, imported.focal_px)
