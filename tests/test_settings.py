@@ -28,6 +28,8 @@ def test_json_round_trip_keeps_every_field():
     ({"focal_px": 900.0, "focal_mm": 26.0, "sensor_mm": 36.0}, "not both"),
     ({"height_m": float("nan")}, "height_m must be a positive number"),
     ({"height_m": -1.0}, "height_m must be a positive number"),
+    ({"height_m": 5.0}, r"height_m must be between 0.3 and 3.0 metres, got 5.0"),
+    ({"height_m": 0.1}, r"height_m must be between 0.3 and 3.0 metres"),
     ({"start": "3"}, "start must be int"),
     ({"start": True}, "start must be int"),
     ({"foot_lock": 1}, "foot_lock must be bool"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from .checks import check_positive
 from .cleanup import filters
+from .cleanup.world import SUBJECT_HEIGHT_RANGE_M
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
 
@@ -44,7 +45,7 @@ class CaptureSettings:
                                                        "(no root motion)"))
     height_m: float | None = field(default=None, metadata=_ui(
         "Subject Height", "Height of the person (rescales the result); 0 keeps the model's estimate",
-        unset=0.0, min=0.0, soft_max=2.5, unit="LENGTH"))
+        unset=0.0, min=0.0, max=SUBJECT_HEIGHT_RANGE_M[1], soft_max=2.5, unit="LENGTH"))
     focal_px: float | None = None      # focal length in pixels, if known
     focal_mm: float | None = field(default=None, metadata=_ui(
         "Focal Length", "Lens focal length in mm; 0 assumes a 26 mm-equivalent lens", unset=0.0, min=0.0,
@@ -80,6 +81,9 @@ class CaptureSettings:
             value = getattr(self, name)
             if value is not None:
                 check_positive(name, value)
+        low, high = SUBJECT_HEIGHT_RANGE_M
+        if self.height_m is not None and not low <= self.height_m <= high:   # checked here, not after detecting
+            raise ValueError(f"height_m must be between {low} and {high} metres, got {self.height_m}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
 

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ANKLE_HEIGHT_M = 0.08
 """Height of the ankle keypoint above the floor when the foot is flat (lateral malleolus of an adult)."""
+SUBJECT_HEIGHT_RANGE_M = (0.3, 3.0)
+"""The subject heights ``align_to_world`` accepts, metres (``CaptureSettings.height_m`` checks them up front)."""
 
 # Camera frame (x right, y down, z forward) to the level "naive" world (x right, y forward, z up).
 CAMERA_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -147,8 +149,9 @@ def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height
     than the body axis, decide the tilt along it.
     """
     joints, trajectory = _check_inputs(joints, trajectory)
-    if subject_height_m is not None and (not math.isfinite(subject_height_m) or not 0.3 <= subject_height_m <= 3.0):
-        raise ValueError(f"subject_height_m must be between 0.3 and 3.0 metres, got {subject_height_m!r}")
+    low, high = SUBJECT_HEIGHT_RANGE_M
+    if subject_height_m is not None and (not math.isfinite(subject_height_m) or not low <= subject_height_m <= high):
+        raise ValueError(f"subject_height_m must be between {low} and {high} metres, got {subject_height_m!r}")
     if not math.isfinite(ankle_height_m) or not 0.0 <= ankle_height_m < 0.5:
         raise ValueError(f"ankle_height_m must be in [0, 0.5) metres, got {ankle_height_m!r}")
     if not 0.0 <= floor_percentile <= 50.0:
