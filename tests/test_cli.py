@@ -148,3 +148,6 @@ def test_mismatched_keypoint_file_and_bad_flags(tmp_path, sample_videos):
     assert result.returncode == 2 and "sensor" in result.stderr
     result = run_cli("capture", cache=tmp_path / "cache")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("capture", str(video), "-o", str(tmp_path / "o.npz"), "--start", "500", cache=tmp_path / "cache")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "error: start frame 500 is past the end of the video: it has 100 frames (0 to 99)")

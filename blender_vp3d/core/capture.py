@@ -202,7 +202,9 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback)
     """2D detections of the frame range, from the cache when the same video and settings were seen."""
     end = info.frame_count if settings.end is None else min(settings.end, info.frame_count)
     if settings.start >= end:
-        raise ValueError(f"frame range {settings.start}..{settings.end} is outside the video's {info.frame_count} frames")
+        # (end > start is checked by CaptureSettings, so only the start can lie past the video's end)
+        raise ValueError(f"start frame {settings.start} is past the end of the video: it has {info.frame_count} frames "
+                         f"(0 to {info.frame_count - 1})")
     count = len(range(settings.start, end, settings.stride))
     if Path(settings.detector).exists() and settings.detector not in DETECTORS:
         return _imported(settings.detector, info, settings, count)
