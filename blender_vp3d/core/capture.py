@@ -33,7 +33,7 @@ from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frame
 
 logger = logging.getLogger(__name__)
 
-DETECTION_VERSION = 1  # part of the cache key (with detector_identity): raise it when detector code changes its output
+DETECTION_VERSION = 2  # part of the cache key (with detector_identity): raise it when detector code changes its output
 
 
 @dataclass
