@@ -28,7 +28,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, train_to_completion
 
 #: name -> settings that differ from the base run
 RUNS: dict[str, dict] = {
@@ -54,11 +54,7 @@ def run_design(out: Path, names: list[str], base: TrainConfig) -> str:
     rows = []
     for name in names:
         config = replace(base, out=str(out / name), **RUNS[name])
-        trainer = Trainer(config)
-        checkpoint = Path(config.out) / "checkpoint.pt"
-        if checkpoint.exists():
-            trainer.load(checkpoint)
-        trainer.run()
+        trainer = train_to_completion(config)
         last = trainer.history[-1]
         rows.append({"run": name, "receptive_field": trainer.rf, "channels": config.channels,
                      "sources": config.sources, "cmu_share": config.cmu_share,

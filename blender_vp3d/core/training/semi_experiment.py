@@ -23,7 +23,7 @@ import json
 import logging
 from pathlib import Path
 
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, train_to_completion
 
 SETTINGS = {
     "cross-source": [(1.0, False), (1.0, True), (0.1, False), (0.1, True), (0.01, False), (0.01, True)],
@@ -40,11 +40,7 @@ def run_experiment(out: Path, epochs: int, steps: int, threads: int, setting: st
                              semi_supervised=semi, warmup_epochs=2, validation_windows=2048, threads=threads,
                              sources=["bandai"],
                              unlabeled_sources=["cmu"] if (semi and setting == "cross-source") else [])
-        trainer = Trainer(config)
-        checkpoint = Path(config.out) / "checkpoint.pt"
-        if checkpoint.exists():
-            trainer.load(checkpoint)
-        trainer.run()
+        trainer = train_to_completion(config)
         last = trainer.history[-1]
         rows.append((fraction, semi, last))
     lines = ["| labeled Bandai clips | mode | CMU subjects MPJPE (mm) | CMU P-MPJPE (mm) | Bandai styles MPJPE (mm) |",

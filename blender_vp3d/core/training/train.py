@@ -335,6 +335,17 @@ class Trainer:
             dist.destroy_process_group()
 
 
+def train_to_completion(config: TrainConfig) -> Trainer:
+    """Train a run to ``config.epochs``, continuing from its checkpoint where one exists (a finished run only
+    loads). The experiments' runs are resumed this way across sessions."""
+    trainer = Trainer(config)
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    if checkpoint.exists():
+        trainer.load(checkpoint)
+    trainer.run()
+    return trainer
+
+
 def cumulative_training(metadata: dict) -> tuple[int, float]:
     """(windows, seconds) of training behind a model file; for files from before these totals were kept,
     the windows its recorded run drew (epochs x steps x batch) and that run's elapsed time."""
