@@ -10,8 +10,9 @@
     actions = api.retarget("/videos/walk.npz", [rig, other_rig])          # no detection re-run
 
 Detection and lifting run in a child process (``python -m blender_vp3d capture ... --settings FILE.json
---json-progress``, see :class:`CaptureJob`), so Blender's own interpreter never loads OpenCV or LiteRT and a crash
-there cannot take Blender down; the settings go to it as one JSON document and its summary (tracks, coverage,
+--json-progress``, see :class:`CaptureJob` and :mod:`.child_process`), so Blender's own interpreter never loads
+OpenCV or LiteRT and a crash there cannot take Blender down (:func:`keep_capture_process_ready` keeps one loaded
+and waiting, so a capture starts without the child's start-up); the settings go to it as one JSON document and its summary (tracks, coverage,
 timings) comes back as its last JSON line. The keys are written here, on the calling (main) thread. Any failure
 raises :class:`CaptureError` (a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and
 leaves the file as it was: no new action, no changed pose.
@@ -29,15 +30,12 @@ Settings (keyword arguments):
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
 import queue
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -46,6 +44,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import child_process
+from .child_process import (PACKAGE_DIR, capture_command, child_environment, extension_site_packages,  # noqa: F401
+                            runtime_problem)
 from .core.capture import CaptureSummary, ProgressEvent
 from .core.settings import DETECTORS, CaptureSettings
 
@@ -56,118 +57,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-"""This package's folder. Its name is the module the child process runs (``blender_vp3d``, the extension id)."""
-
-
-
 class CaptureError(ValueError):
     """A capture failed; the message is one line meant for the user."""
 
 
 class CaptureCancelled(CaptureError):
     """The capture was cancelled before it finished."""
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The child process
-
-
-def child_environment() -> dict[str, str]:
-    """Environment for the child: this package's parent folder and the extensions' wheels on PYTHONPATH.
-
-    In an installed extension the package lives at ``.../extensions/user_default/blender_vp3d/`` and its wheels
-    in ``.../extensions/.local/lib/pythonX.Y/site-packages/``; both go first so the child imports the same code
-    and libraries as the add-on. The package's imports are relative, so it runs under its plain folder name.
-    """
-    paths = [str(PACKAGE_DIR.parent), *extension_site_packages()]
-    existing = os.environ.get("PYTHONPATH")
-    if existing:
-        paths.append(existing)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def extension_site_packages() -> list[str]:
-    """Folders where Blender installs extension wheels (those that exist), from ``sys.path`` and Blender."""
-    found = [p for p in sys.path if "extensions" in Path(p).parts and Path(p).name == "site-packages"]
-    try:
-        import bpy
-
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        found.append(bpy.utils.user_resource("EXTENSIONS", path=f".local/lib/{version}/site-packages"))
-    except (ImportError, AttributeError, ValueError):
-        pass
-    return [p for p in dict.fromkeys(found) if Path(p).is_dir()]
-
-
-def runtime_problem(detector: str) -> str | None:
-    """What the child process would miss in this Python for ``detector``, as one line saying what to do; None
-    when nothing is missing. Only looks (``find_spec``, wheel metadata): nothing is imported here.
-
-    Two known ways an installed extension lacks a library: Blender 4.3.0's installer skips OpenCV's ``cp37-abi3``
-    wheel (it wants the exact Python tag), and Blender 4.2.0's installs wheels without looking at their Python
-    tag, so a zip with LiteRT for several Pythons may leave the wrong one.
-    """
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if importlib.util.find_spec("cv2") is None:
-        release = _blender_release()
-        why = (f"{release} skips the add-on's OpenCV wheel (an abi3 wheel) when installing the extension; use "
-               "Blender 4.4 or later (or 4.2 LTS)" if release.startswith("Blender 4.3.")
-               else "the add-on's OpenCV wheel was not installed; reinstall the add-on")
-        command = _pip_install("opencv_python_headless-", "opencv-python-headless")
-        return f"OpenCV (cv2) is missing from Blender's Python {python}: {why}, or run {command}"
-    if detector in ("auto", "blazepose"):
-        built_for = _wheel_python("ai-edge-litert")
-        if built_for is not None and built_for != python:
-            # No pip command here: the extension's own copy comes first on the child's path.
-            return (f"the LiteRT runtime (ai-edge-litert) in Blender's Python {python} is the wheel for Python "
-                    f"{built_for} ({_blender_release()} does not check wheels' Python versions): install the "
-                    f"add-on's zip named for your Blender version, or update Blender")
-    return None
-
-
-def _blender_release() -> str:
-    try:
-        import bpy
-
-        return f"Blender {bpy.app.version_string.split()[0]}"
-    except ImportError:
-        return "this Python"
-
-
-def _wheel_python(distribution: str) -> str | None:
-    """The Python version (``"3.13"``) an installed wheel is tagged for, when it fits only one; None otherwise
-    (not installed, pure Python, the stable ABI, or a tag that fits this interpreter)."""
-    try:
-        wheel = importlib.metadata.distribution(distribution).read_text("WHEEL") or ""
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    here = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    versions = set()
-    for line in wheel.splitlines():
-        if not line.startswith("Tag:"):
-            continue
-        python_tag, abi_tag, _ = (line.split(":", 1)[1].strip() + "--").split("-", 2)
-        if python_tag == here or abi_tag == "abi3" or not python_tag.startswith("cp3"):
-            return None
-        versions.add(f"3.{python_tag[3:]}")
-    return versions.pop() if len(versions) == 1 else None
-
-
-def _pip_install(wheel_prefix: str, requirement: str) -> str:
-    """The command that installs the add-on's own wheel (or the PyPI package) into this Python."""
-    found = sorted((PACKAGE_DIR / "wheels").glob(f"{wheel_prefix}*.whl"))
-    return f'"{sys.executable}" -m pip install "{found[-1] if found else requirement}"'
-
-
-def capture_command(video: str | os.PathLike, out: str | os.PathLike, settings_file: str | os.PathLike) -> list[str]:
-    """The child's command line (``sys.executable`` is Blender's Python, or the venv's); the settings travel
-    as one JSON document in ``settings_file``."""
-    return [sys.executable, "-m", PACKAGE_DIR.name, "capture", str(Path(video).resolve()), "-o", str(out),
-            "--json-progress", "--settings", str(settings_file)]
 
 
 @dataclass(frozen=True)
@@ -219,6 +114,7 @@ class CaptureJob:
         self._process: subprocess.Popen[str] | None = None
         self._threads: list[threading.Thread] = []
         self.cancelled = False
+        self.ready_child = False  # the child was one kept ready (see keep_capture_process_ready)
         self.summary: CaptureSummary | None = None
 
     def start(self) -> CaptureJob:
@@ -228,11 +124,9 @@ class CaptureJob:
         settings_file = self._tmp / "settings.json"
         settings_file.write_text(self.settings.to_json(), encoding="utf-8")
         command = capture_command(self.video, self.motion_path, settings_file)
-        logger.info("capture: %s with %s", " ".join(command), self.settings.to_json())
-        # cwd: the package's parent, so a folder of the same name in the user's cwd never shadows it.
-        self._process = subprocess.Popen(command, cwd=str(PACKAGE_DIR.parent), env=child_environment(),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True, encoding="utf-8", errors="replace")
+        self._process, self.ready_child = child_process.start_capture(command)
+        logger.info("capture (%s child): %s with %s", "ready" if self.ready_child else "new", " ".join(command),
+                    self.settings.to_json())
         self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
         for thread in self._threads:
@@ -263,6 +157,8 @@ class CaptureJob:
             if data.get("stage") == "result":
                 self.summary = CaptureSummary.from_dict(data)
                 continue
+            if data.get("stage") == "ready":  # a ready child's first line, from before it got this capture
+                continue
             events.append(ProgressEvent(str(data.get("stage", "")), int(data.get("done", 0)),
                                         int(data.get("total", 1)), str(data.get("message", "")), data.get("eta_s")))
         return events
@@ -277,6 +173,8 @@ class CaptureJob:
             raise CaptureCancelled("capture cancelled")
         if self._process is None or self._process.poll() is None:
             raise CaptureError("capture still running")
+        if _KEEP_READY:  # the next child loads while this capture's keys are written
+            child_process.keep_ready()
         for thread in self._threads:
             thread.join(timeout=5)
         self.poll()
@@ -343,6 +241,22 @@ class CaptureJob:
         if self._process is not None and self._process.poll() is None:
             self.cancel()
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+_KEEP_READY = False
+
+
+def keep_capture_process_ready(enabled: bool = True) -> None:
+    """Keep a child process loaded and waiting for the next capture (on: start one now and a new one as each
+    capture finishes; off: stop the waiting one). A ready child starts detecting about 0.1 s after
+    :meth:`CaptureJob.start` instead of 0.6-1.0 s (``benchmarks/pipeline.py``), for about 150-200 MB of memory
+    while it waits. The add-on turns this on in an interactive Blender (its preferences can turn it off)."""
+    global _KEEP_READY
+    _KEEP_READY = enabled
+    if enabled:
+        child_process.keep_ready()
+    else:
+        child_process.discard_ready()
 
 
 def _absolute_paths(settings: CaptureSettings) -> CaptureSettings:
@@ -446,10 +360,17 @@ def capture_folder(folder: str | os.PathLike, armature: bpy.types.Object, patter
     if not clips:
         raise CaptureError(f"no files matching {pattern!r} in {folder}")
     actions = []
-    for clip in clips:
-        action = capture(clip, armature, **settings)
-        action.use_fake_user = True
-        actions.append(action)
+    was_ready = _KEEP_READY
+    if len(clips) > 1 and not was_ready:  # each next clip's child loads while the last one's keys are written
+        keep_capture_process_ready(True)
+    try:
+        for clip in clips:
+            action = capture(clip, armature, **settings)
+            action.use_fake_user = True
+            actions.append(action)
+    finally:
+        if not was_ready and _KEEP_READY:
+            keep_capture_process_ready(False)
     return actions
 
 

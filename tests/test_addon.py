@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +21,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import blender_vp3d  # noqa: E402
-from blender_vp3d import api  # noqa: E402
+from blender_vp3d import api, child_process  # noqa: E402
 from blender_vp3d.addon.operators import ModalCapture, VP3D_OT_capture  # noqa: E402
 from blender_vp3d.core.settings import CaptureSettings  # noqa: E402
 from blender_vp3d.retarget.keyframes import action_fcurves as fcurves_of  # noqa: E402
@@ -170,10 +171,10 @@ def test_operator_cancel_by_blender_kills_child(metarig, cam01, tmp_path, monkey
 
 def test_runtime_problem_names_the_missing_library(monkeypatch):
     """Blender 4.3.0 leaves OpenCV out; 4.2.0 may keep LiteRT for another Python: one line with the fix."""
-    assert api.runtime_problem("auto") is None
-    real_find_spec = api.importlib.util.find_spec
-    monkeypatch.setattr(api.importlib.util, "find_spec", lambda name: None if name == "cv2" else real_find_spec(name))
-    message = api.runtime_problem("auto")
+    assert child_process.runtime_problem("auto") is None
+    real_find_spec = child_process.importlib.util.find_spec
+    monkeypatch.setattr(child_process.importlib.util, "find_spec", lambda name: None if name == "cv2" else real_find_spec(name))
+    message = child_process.runtime_problem("auto")
     assert message is not None and "OpenCV" in message and "pip install" in message and "\n" not in message
     monkeypatch.undo()
 
@@ -186,12 +187,12 @@ def test_runtime_problem_names_the_missing_library(monkeypatch):
             tag = "cp" + other.replace(".", "")
             return f"Wheel-Version: 1.0\nTag: {tag}-{tag}-manylinux_2_27_x86_64\n" if name == "WHEEL" else None
 
-    real_distribution = api.importlib.metadata.distribution
-    monkeypatch.setattr(api.importlib.metadata, "distribution",
+    real_distribution = child_process.importlib.metadata.distribution
+    monkeypatch.setattr(child_process.importlib.metadata, "distribution",
                         lambda name: Wheel() if name == "ai-edge-litert" else real_distribution(name))
-    message = api.runtime_problem("blazepose")
+    message = child_process.runtime_problem("blazepose")
     assert message is not None and f"Python {other}" in message and "zip" in message and "\n" not in message
-    assert api.runtime_problem("mediapipe") is None
+    assert child_process.runtime_problem("mediapipe") is None
 
 
 def test_modal_runs_to_the_end(metarig, cam01):
@@ -209,13 +210,43 @@ def test_modal_runs_to_the_end(metarig, cam01):
     assert metarig.animation_data.action == run.action and bpy.context.scene.vp3d.progress == 1.0
 
 
-def test_api_capture_folder_and_retarget(metarig, cam01, tmp_path):
+def test_modal_capture_with_a_ready_child(metarig, cam01):
+    """The interactive path with the preference on: the capture goes to the waiting child, and the next one
+    is started as it finishes; turning it off stops that one."""
+    api.keep_capture_process_ready(True)
+    try:
+        assert child_process.has_ready()
+        run = ModalCapture(api.CaptureJob(cam01, metarig, CaptureSettings(end=30)))
+        run.start(bpy.context)
+        result = {"RUNNING_MODAL"}
+        while result == {"RUNNING_MODAL"}:
+            result = run.step(bpy.context, "TIMER")
+            time.sleep(0.05)
+        assert result == {"FINISHED"} and run.job.ready_child, run.error
+        assert metarig.animation_data.action == run.action and child_process.has_ready()
+    finally:
+        api.keep_capture_process_ready(False)
+    assert not child_process.has_ready()
+
+
+def test_api_capture_folder_and_retarget(metarig, cam01, tmp_path, monkeypatch):
     clips = tmp_path / "clips"
     clips.mkdir()
     for name in ("a.mp4", "b.mp4"):
         shutil.copyfile(cam01, clips / name)
+    started = []
+    real_start = child_process.start_capture
+
+    def spy(command):
+        process, ready = real_start(command)
+        started.append(ready)
+        return process, ready
+
+    monkeypatch.setattr(child_process, "start_capture", spy)
     actions = api.capture_folder(clips, metarig, pattern="*.mp4", end=30)
     assert [a.name for a in actions] == ["a", "b"] and all(a.use_fake_user for a in actions)
+    assert started == [True, True], "each clip goes to a ready child (the second's loaded during the first)"
+    assert not child_process.has_ready(), "capture_folder leaves no waiting child behind"
 
     motion = tmp_path / "a.npz"
     api.capture(clips / "a.mp4", metarig, end=30, motion_out=motion)
@@ -277,7 +308,8 @@ INSTALL_SCRIPT = textwrap.dedent("""
         "grouped": all(c.group is not None for c in curves),
         "native": sorted(m for m in ("cv2", "ai_edge_litert", "mediapipe") if m in sys.modules),
         "package": str(api.PACKAGE_DIR), "pythonpath": api.child_environment()["PYTHONPATH"],
-        "site": api.extension_site_packages()}), flush=True)
+        "site": api.extension_site_packages(),
+        "keep_ready": bpy.context.preferences.addons[module].preferences.keep_ready}), flush=True)
     os._exit(0)
 """)
 
@@ -349,6 +381,7 @@ def test_installed_zip_captures(linux_zip, linux_zips, sample_videos, tmp_path):
     assert result["enabled"] and result["result"] == ["FINISHED"]
     assert result["curves"] > 20 and result["keys"] == 30 * result["curves"] and result["grouped"]
     assert result["native"] == [], "Blender's own process imported native libraries: the child alone needs them"
+    assert result["keep_ready"] is True, "the add-on's preferences are registered under the extension's name"
     assert Path(result["package"]).is_relative_to(tmp_path), result
     assert any(Path(p).is_relative_to(tmp_path) for p in result["site"]), result
     assert list((tmp_path / "cache").rglob("*.npz")), "the installed copy's detector did not run"

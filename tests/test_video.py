@@ -129,6 +129,24 @@ def test_seeking_to_a_late_start_gives_the_same_frames(cam01, monkeypatch):
         np.testing.assert_array_equal(a.image, b.image)
 
 
+def test_one_decode_thread_and_a_given_probe_give_the_same_frames(cam01):
+    plain = list(read_frames(cam01, start=3, end=9, stride=3))
+    info = probe_video(cam01)
+    for kwargs in ({"decode_threads": 1, "info": info}, {"decode_threads": 1, "info": info, "prefetch": 2}):
+        frames = list(read_frames(cam01, start=3, end=9, stride=3, **kwargs))
+        assert [f.index for f in frames] == [3, 6]
+        for a, b in zip(plain, frames):
+            np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_a_probe_of_another_video_or_bad_thread_counts_are_refused(cam01):
+    with pytest.raises(ValueError, match="cam02.mp4, not .*cam01.mp4"):
+        read_frames(cam01, info=probe_video(cam01.with_name("cam02.mp4")))
+    for threads in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="decode_threads must be"):
+            read_frames(cam01, decode_threads=threads, prefetch=2)
+
+
 def test_end_past_the_last_frame_stops_at_the_last(cam01):
     assert [f.index for f in read_frames(cam01, start=95, end=500)] == [95, 96, 97, 98, 99]
 

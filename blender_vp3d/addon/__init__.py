@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panels, properties
+from . import operators, panels, preferences, properties
 
-MODULES = (properties, operators, panels)
+MODULES = (preferences, properties, operators, panels)
 
 
 def register() -> None:

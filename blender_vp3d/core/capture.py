@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from .lift.lifter import Lifter
 from .output.motion import Motion
 from .settings import DETECTORS, CaptureSettings
 from .video.reader import DETECTION_MAX_SIDE, VideoInfo, probe_video, read_frames
+
+if TYPE_CHECKING:
+    from .detect.parallel import ParallelDetector
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +110,13 @@ class CaptureSummary:
 
 
 def capture(video: str | Path, settings: CaptureSettings | None = None,
-            progress: ProgressCallback | None = None, lifter: Lifter | None = None) -> CaptureResult:
-    """Capture the motion of the main person (or ``settings.track_id``) in ``video``."""
+            progress: ProgressCallback | None = None, lifter: Lifter | None = None,
+            pool: ParallelDetector | None = None) -> CaptureResult:
+    """Capture the motion of the main person (or ``settings.track_id``) in ``video``.
+
+    lifter, pool: loaded already (a ready child process, a batch): the lifter is used as it is (pass the one
+    ``settings.model`` names), the BlazePose pool when BlazePose runs with its number of workers.
+    """
     settings = settings or CaptureSettings()
     report = progress or (lambda event: None)
     timings: dict[str, float] = {}
@@ -125,7 +133,7 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
         done = count if event.done >= event.total else min(event.done * step, count)
         report(replace(event, done=done, total=count))
 
-    detected = detect(info, replace(settings, stride=settings.stride * step), detect_progress)
+    detected = detect(info, replace(settings, stride=settings.stride * step), detect_progress, pool)
     detections = detected.frames
     timings["detect"] = time.perf_counter() - clock
 
@@ -198,8 +206,10 @@ class Detected:
     focal_px: float | None = None  # the focal length a keypoint file states (used unless the user gives one)
 
 
-def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback) -> Detected:
-    """2D detections of the frame range, from the cache when the same video and settings were seen."""
+def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback,
+           pool: ParallelDetector | None = None) -> Detected:
+    """2D detections of the frame range, from the cache when the same video and settings were seen
+    (``pool``: see :func:`capture`)."""
     end = info.frame_count if settings.end is None else min(settings.end, info.frame_count)
     if settings.start >= end:
         # (end > start is checked by CaptureSettings, so only the start can lie past the video's end)
@@ -218,7 +228,7 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback)
         if hit is not None:
             report(ProgressEvent("detect", count, count, "detections from the cache"))
             return Detected(list(hit.detections), True)
-    detections = _run_detector(name, info, settings, end, count, report)
+    detections = _run_detector(name, info, settings, end, count, report, pool)
     if cache is not None:
         cache.save(info.path, name, cache_settings, detections)
     return Detected(detections, False)
@@ -290,7 +300,7 @@ def _make_detector(name: str, settings: CaptureSettings) -> PoseDetector:
 
 
 def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: int, count: int,
-                  report: ProgressCallback) -> list[FrameDetections]:
+                  report: ProgressCallback, pool: ParallelDetector | None = None) -> list[FrameDetections]:
     if name == "blazepose":
         from .detect.parallel import ParallelDetector
 
@@ -301,9 +311,14 @@ def _run_detector(name: str, info: VideoInfo, settings: CaptureSettings, end: in
             eta = elapsed / done * (total - done) if done else None
             report(ProgressEvent("detect", done, total, "detecting (blazepose)", eta))
 
-        with ParallelDetector(settings.workers) as pool:
+        def run(pool: ParallelDetector) -> list[FrameDetections]:
             return pool.detect_video(info.path, on_progress, start=settings.start, end=end, stride=settings.stride,
-                                     frame_count=info.frame_count)
+                                     info=info)
+
+        if pool is not None and pool.workers == settings.workers:
+            return run(pool)
+        with ParallelDetector(settings.workers) as own:
+            return run(own)
     detector = _make_detector(name, settings)
     detections: list[FrameDetections] = []
     started = time.perf_counter()

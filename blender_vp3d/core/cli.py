@@ -3,6 +3,12 @@
 Bad input ends with one line on stderr and a non-zero exit (2 for bad input, 1 for anything unexpected), and
 no partly written output. ``--json-progress`` prints one JSON object per progress step on stdout, for the
 add-on, which runs this in a subprocess.
+
+``python -m blender_vp3d worker``: loads the lifter and the BlazePose pool, prints ``{"stage": "ready"}``, then
+reads one line from stdin, the arguments of a ``capture`` command as a JSON list, and runs that capture as the
+command would (same output, errors and exit codes) with what it loaded; an empty line or the end of stdin ends
+it with nothing done. The add-on keeps one waiting (``blender_vp3d.child_process``), so a capture does not
+pay for imports and model loading after the user asks for it.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # FFmpeg's own log lines ("moov atom not found") would bury the one-line error; keep only ours.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -23,7 +30,13 @@ from .capture import CaptureResult, ProgressEvent, capture  # noqa: E402
 from .cleanup import filters  # noqa: E402
 from .settings import DETECTORS, CaptureSettings  # noqa: E402
 
+if TYPE_CHECKING:
+    from .detect.parallel import ParallelDetector
+    from .lift.lifter import Lifter
+
 logger = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -56,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--in-place", action="store_true", help="no root motion")
     c.add_argument("--keep-facing", action="store_true", help="keep the camera's view instead of facing -Y")
     c.add_argument("--track", type=int, help="track id of another person (see the tracks listed)")
-    c.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    c.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     c.add_argument("--no-cache", action="store_true", help="run the detector even if cached")
     c.add_argument("--detect-every-frame", action="store_true",
                    help="detect every frame even above the lifter's 30 fps (default: e.g. every other of 60 fps)")
@@ -65,14 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json-progress", action="store_true", help="one JSON line per progress step on stdout")
     c.add_argument("--settings", type=Path, help="capture settings as one JSON document (CaptureSettings.to_json); "
                    "replaces the capture options above")
+    w = commands.add_parser("worker", help="load everything, then run the capture whose arguments arrive on stdin "
+                            "as one JSON list (used by the Blender add-on)")
+    w.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="BlazePose workers to build in advance")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.command == "worker":
+        return _serve_one(args.workers)
+    return _guarded(args, None)
+
+
+def _guarded(args: argparse.Namespace, preloaded: Preloaded | None) -> int:
     try:
-        return _capture(args)
+        return _capture(args, preloaded)
     except (ValueError, ImportError, OSError) as exc:
         sys.stderr.write(f"error: {_one_line(exc)}\n")
         return 2
@@ -81,7 +103,65 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _capture(args: argparse.Namespace) -> int:
+@dataclass
+class Preloaded:
+    """What a default capture loads, loaded before its video is known (``None`` where loading failed: the
+    capture then loads it itself and reports the problem as usual)."""
+
+    lifter: Lifter | None = None
+    pool: ParallelDetector | None = None
+
+    @classmethod
+    def load(cls, workers: int) -> Preloaded:
+        from .capture import _resolve_detector, detector_identity
+        from .lift.lifter import Lifter
+
+        loaded = cls()
+        try:
+            loaded.lifter = Lifter.load()
+        except (ValueError, OSError) as exc:
+            logger.info("lifter not loaded in advance: %s", exc)
+        try:
+            if _resolve_detector("auto") == "blazepose":
+                from .detect.parallel import ParallelDetector
+
+                loaded.pool = ParallelDetector(workers)
+                loaded.pool.prepare()
+                detector_identity("blazepose", CaptureSettings())  # hashes the model files (remembered)
+        except (ValueError, ImportError, OSError) as exc:
+            logger.info("BlazePose not loaded in advance: %s", exc)
+        return loaded
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _serve_one(workers: int) -> int:
+    """``worker``: load, say so, then run the one capture whose arguments arrive on stdin."""
+    if workers < 1:
+        sys.stderr.write(f"error: --workers must be 1 or more, got {workers}\n")
+        return 2
+    preloaded = Preloaded.load(workers)
+    try:
+        print(json.dumps({"stage": "ready"}), flush=True)
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        try:
+            argv = json.loads(line)
+        except json.JSONDecodeError as exc:
+            sys.stderr.write(f"error: the worker expects a capture's arguments as a JSON list: {exc}\n")
+            return 2
+        if not (isinstance(argv, list) and argv[:1] == ["capture"] and all(isinstance(a, str) for a in argv)):
+            sys.stderr.write("error: the worker expects a JSON list of strings starting with \"capture\"\n")
+            return 2
+        return _guarded(build_parser().parse_args(argv), preloaded)
+    finally:
+        preloaded.close()
+
+
+def _capture(args: argparse.Namespace, preloaded: Preloaded | None = None) -> int:
     for out in args.out:
         if out.suffix.lower() not in (".npz", ".bvh"):
             raise ValueError(f"output must end in .npz or .bvh, got {out.name}")
@@ -92,8 +172,10 @@ def _capture(args: argparse.Namespace) -> int:
             raise ValueError(f"output folder does not exist: {out.parent}")
     settings = _settings(args)
     reporter = _JsonProgress() if args.json_progress else _BarProgress()
+    lifter = preloaded.lifter if preloaded is not None and settings.model is None else None
     try:
-        result = capture(args.video, settings, reporter)
+        result = capture(args.video, settings, reporter, lifter=lifter,
+                         pool=preloaded.pool if preloaded is not None else None)
     finally:
         reporter.close()
     _write_outputs(result, args)

@@ -27,6 +27,7 @@ is pickled; a damaged entry is logged and treated as a miss.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -67,7 +68,16 @@ def default_cache_dir() -> Path:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    """SHA-256 of a file's bytes, read in 1 MiB chunks; remembered for this process by path, size and
+    modification time (each capture's cache key hashes the detector's models, which a ready child process
+    does before its video arrives)."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return _sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:
         while chunk := f.read(_CHUNK):

@@ -160,7 +160,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 
 def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None, stride: int = 1, *,
-                max_side: int | None = None, prefetch: int = 0, bgr: bool = False) -> Iterator[VideoFrame]:
+                max_side: int | None = None, prefetch: int = 0, bgr: bool = False, info: VideoInfo | None = None,
+                decode_threads: int = 0) -> Iterator[VideoFrame]:
     """Frames ``start``, ``start + stride``, ... before ``end`` (exclusive; ``None`` for the last frame).
 
     Frames between ``start`` and ``end`` are decoded in order (skipped ones too: codecs need them). A ``start``
@@ -169,15 +170,30 @@ def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None,
     OpenCV numbers frames by timestamp times fps, so indices there count from that estimate.
     ``prefetch > 0`` decodes that many frames ahead on a background thread (see :class:`ThreadedFrameReader`).
     ``bgr=True`` yields OpenCV's BGR frames as decoded (see the module docstring).
+    ``info``: the :func:`probe_video` of ``path`` the caller has made already (probing opens the file and decodes
+    its first frame: 30-40 ms of 1080p). ``decode_threads``: FFmpeg's threads for this reader (0: its default, one
+    per core); readers that run side by side with detectors on every core do better with 1 (see
+    :mod:`..detect.parallel`).
     Raises :class:`VideoError` for a bad or truncated file (a truncation that only shows at the end is raised
     after the last good frame) and ``ValueError`` for a bad range.
     """
     if prefetch:
-        return ThreadedFrameReader(path, start, end, stride, max_side=max_side, queue_size=prefetch, bgr=bgr)
-    path = Path(path)
-    info = probe_video(path)
+        return ThreadedFrameReader(path, start, end, stride, max_side=max_side, queue_size=prefetch, bgr=bgr,
+                                   info=info, decode_threads=decode_threads)
+    info = _probed(path, info, decode_threads)
     first, last = _check_range(info, start, end, stride, max_side)
-    return _frames(info, first, last, stride, max_side, bgr)
+    return _frames(info, first, last, stride, max_side, bgr, decode_threads)
+
+
+def _probed(path: str | os.PathLike, info: VideoInfo | None, decode_threads: int) -> VideoInfo:
+    """``info``, or a probe of ``path`` when None; checks the reader's arguments that are not the range."""
+    if not isinstance(decode_threads, int) or isinstance(decode_threads, bool) or decode_threads < 0:
+        raise ValueError(f"decode_threads must be 0 (FFmpeg's default) or more, got {decode_threads!r}")
+    if info is None:
+        return probe_video(path)
+    if Path(info.path).resolve() != Path(path).resolve():
+        raise ValueError(f"the video information given is for {info.path}, not {path}")
+    return info
 
 
 class ThreadedFrameReader:
@@ -189,13 +205,14 @@ class ThreadedFrameReader:
     """
 
     def __init__(self, path: str | os.PathLike, start: int = 0, end: int | None = None, stride: int = 1, *,
-                 max_side: int | None = None, queue_size: int = DEFAULT_QUEUE_SIZE, bgr: bool = False):
+                 max_side: int | None = None, queue_size: int = DEFAULT_QUEUE_SIZE, bgr: bool = False,
+                 info: VideoInfo | None = None, decode_threads: int = 0):
         if not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(f"queue_size must be a positive integer, got {queue_size!r}")
         path = Path(path)
-        self.info = probe_video(path)
+        self.info = _probed(path, info, decode_threads)
         first, last = _check_range(self.info, start, end, stride, max_side)
-        frames = _frames(self.info, first, last, stride, max_side, bgr)
+        frames = _frames(self.info, first, last, stride, max_side, bgr, decode_threads)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._finished = False
@@ -327,11 +344,12 @@ def _check_file(path: Path) -> None:
         raise VideoError(f"{path}: {problem}")
 
 
-def _open(path: Path) -> tuple[cv2.VideoCapture, int, int | None]:
-    """Open with FFmpeg and make frames upright: (capture, rotation in degrees, rotate code or None)."""
+def _open(path: Path, threads: int = 0) -> tuple[cv2.VideoCapture, int, int | None]:
+    """Open with FFmpeg and make frames upright: (capture, rotation in degrees, rotate code or None).
+    ``threads``: FFmpeg's decoding threads (0: its default)."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads] if threads else [])
     if not cap.isOpened():
         cap.release()
         raise VideoError(f"{path}: {why_empty(path) or 'is not a video FFmpeg can read'}")
@@ -381,10 +399,10 @@ def _check_range(info: VideoInfo, start: int, end: int | None, stride: int,
 
 
 def _frames(info: VideoInfo, start: int, end: int, stride: int,
-            max_side: int | None, keep_bgr: bool = False) -> Generator[VideoFrame, None, None]:
+            max_side: int | None, keep_bgr: bool = False, threads: int = 0) -> Generator[VideoFrame, None, None]:
     import cv2
 
-    cap, _, rotate_code = _open(info.path)
+    cap, _, rotate_code = _open(info.path, threads)
     size = (info.width, info.height)
     target = _downscaled_size(size, max_side)
     index = 0
@@ -394,7 +412,7 @@ def _frames(info: VideoInfo, start: int, end: int, stride: int,
         else:  # start again from the beginning and decode up to start
             logger.info("%s: cannot seek to frame %d; decoding from the start", info.path, start)
             cap.release()
-            cap, _, rotate_code = _open(info.path)
+            cap, _, rotate_code = _open(info.path, threads)
     try:
         while index < end:
             if not cap.grab():
