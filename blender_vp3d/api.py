@@ -11,8 +11,8 @@
 
 Detection and lifting run in a child process (``python -m blender_vp3d capture ... --settings FILE.json
 --json-progress``, see :class:`CaptureJob` and :mod:`.child_process`), so Blender's own interpreter never loads
-OpenCV or LiteRT and a crash there cannot take Blender down (:func:`keep_capture_process_ready` keeps one loaded
-and waiting, so a capture starts without the child's start-up); the settings go to it as one JSON document and its summary (tracks, coverage,
+OpenCV or LiteRT and a crash there cannot take Blender down (:func:`keep_capture_process_ready` keeps one
+loaded and waiting, so a capture starts without the child's start-up); the settings go to it as one JSON document and its summary (tracks, coverage,
 timings) comes back as its last JSON line. The keys are written here, on the calling (main) thread. Any failure
 raises :class:`CaptureError` (a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and
 leaves the file as it was: no new action, no changed pose.
@@ -97,7 +97,7 @@ class CaptureJob:
     """
 
     def __init__(self, video: str | os.PathLike, armature: bpy.types.Object, settings: CaptureSettings,
-                 options: RetargetOptions | None = None):
+                 options: RetargetOptions | None = None, prepare_next: bool | None = None):
         self.video = Path(video)
         if not self.video.is_file():
             raise CaptureError(f"video not found: {video}")
@@ -115,6 +115,8 @@ class CaptureJob:
         self._threads: list[threading.Thread] = []
         self.cancelled = False
         self.ready_child = False  # the child was one kept ready (see keep_capture_process_ready)
+        # Start the next waiting child as this one ends (None: as keep_capture_process_ready says).
+        self.prepare_next = prepare_next
         self.summary: CaptureSummary | None = None
 
     def start(self) -> CaptureJob:
@@ -173,7 +175,7 @@ class CaptureJob:
             raise CaptureCancelled("capture cancelled")
         if self._process is None or self._process.poll() is None:
             raise CaptureError("capture still running")
-        if _KEEP_READY:  # the next child loads while this capture's keys are written
+        if self._wants_next():  # the next child loads while this capture's keys are written
             child_process.keep_ready()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -240,23 +242,20 @@ class CaptureJob:
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self.cancel()
+        if self._process is not None and self._wants_next():  # also after a cancel or a failure
+            child_process.keep_ready()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-
-_KEEP_READY = False
+    def _wants_next(self) -> bool:
+        return child_process.keeping_ready() if self.prepare_next is None else self.prepare_next
 
 
 def keep_capture_process_ready(enabled: bool = True) -> None:
     """Keep a child process loaded and waiting for the next capture (on: start one now and a new one as each
-    capture finishes; off: stop the waiting one). A ready child starts detecting about 0.1 s after
-    :meth:`CaptureJob.start` instead of 0.6-1.0 s (``benchmarks/pipeline.py``), for about 150-200 MB of memory
-    while it waits. The add-on turns this on in an interactive Blender (its preferences can turn it off)."""
-    global _KEEP_READY
-    _KEEP_READY = enabled
-    if enabled:
-        child_process.keep_ready()
-    else:
-        child_process.discard_ready()
+    capture ends; off: stop the waiting one). A capture then skips the child's start-up, for 150-200 MB of
+    memory while it waits (figures in :mod:`.child_process`). The add-on turns this on in an interactive
+    Blender (its preferences can turn it off)."""
+    child_process.set_keep_ready(enabled)
 
 
 def _absolute_paths(settings: CaptureSettings) -> CaptureSettings:
@@ -359,18 +358,14 @@ def capture_folder(folder: str | os.PathLike, armature: bpy.types.Object, patter
     clips = sorted(p for p in Path(folder).glob(pattern) if p.is_file())
     if not clips:
         raise CaptureError(f"no files matching {pattern!r} in {folder}")
+    capture_settings, options = split_settings(settings)
     actions = []
-    was_ready = _KEEP_READY
-    if len(clips) > 1 and not was_ready:  # each next clip's child loads while the last one's keys are written
-        keep_capture_process_ready(True)
-    try:
-        for clip in clips:
-            action = capture(clip, armature, **settings)
-            action.use_fake_user = True
-            actions.append(action)
-    finally:
-        if not was_ready and _KEEP_READY:
-            keep_capture_process_ready(False)
+    for k, clip in enumerate(clips):
+        # Each next clip's child loads while this one's keys are written.
+        job = CaptureJob(clip, armature, capture_settings, options, prepare_next=True if k + 1 < len(clips) else None)
+        action = job.run()
+        action.use_fake_user = True
+        actions.append(action)
     return actions
 
 

@@ -9,6 +9,9 @@ child that does all of that in advance and then waits (``python -m blender_vp3d 
 child when none is waiting. Each child runs one capture and exits, so a crash or a cancel (a kill) never
 leaves state behind. A waiting child holds about 150-200 MB; it exits on its own when its parent does (its
 stdin closes).
+
+Measured with ``benchmarks/pipeline.py`` on that machine, from handing a capture over to its first detected
+frame: 0.17-0.19 s with a ready child, 0.73-0.91 s with a fresh one.
 """
 
 from __future__ import annotations
@@ -138,19 +141,45 @@ def _popen(command: list[str], stdin: int) -> subprocess.Popen[str]:
 
 
 class _Ready:
-    """The waiting child, and what it was started with (a different Python or path makes it stale)."""
+    """The waiting child, what it was started with (anything else makes it stale), whether its ready line was
+    read here, and whether one is kept waiting after each capture."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
-        self.made_with: tuple[str, ...] = ()
+        self.made_with: tuple[object, ...] = ()
+        self.loaded = False
+        self.keep = False
         self.lock = threading.Lock()
 
 
 _READY = _Ready()
 
 
-def _made_with() -> tuple[str, ...]:
-    return (*worker_command(), child_environment().get("PYTHONPATH", ""))
+def _made_with() -> tuple[object, ...]:
+    """What a child inherits at its start: a waiting child made with anything else (another Python, package
+    folder or environment variable, such as ``VP3D_CACHE_DIR``) is stale."""
+    return (*worker_command(), tuple(sorted(child_environment().items())))
+
+
+def set_keep_ready(enabled: bool) -> None:
+    """Keep a child waiting from now on (one now, and a new one after each capture, see :func:`capture_ended`),
+    or stop the waiting one."""
+    _READY.keep = enabled
+    if enabled:
+        keep_ready()
+    else:
+        discard_ready()
+
+
+def keeping_ready() -> bool:
+    """Whether :func:`set_keep_ready` is on."""
+    return _READY.keep
+
+
+def capture_ended() -> None:
+    """A capture's child has ended (finished, failed or cancelled): start the next waiting one if kept ready."""
+    if _READY.keep:
+        keep_ready()
 
 
 def keep_ready() -> None:
@@ -166,6 +195,7 @@ def keep_ready() -> None:
         except OSError as exc:  # speed only: the next capture starts a fresh child instead
             logger.info("cannot start a ready capture process: %s", exc)
             _READY.process = None
+        _READY.loaded = False
 
 
 def discard_ready() -> None:
@@ -182,12 +212,15 @@ def has_ready() -> bool:
 
 
 def wait_until_ready(timeout_s: float = 60.0) -> bool:
-    """Block until the waiting child has loaded everything (its ``ready`` line); False if there is none or it
-    died. For callers that time a capture without the child's loading in it (``benchmarks/pipeline.py``)."""
+    """Block until the waiting child has loaded everything (its ``ready`` line); False if there is none, or it
+    died or took longer than ``timeout_s`` (it is then stopped). For callers that time a capture without the
+    child's loading in it (``benchmarks/pipeline.py``)."""
     with _READY.lock:
-        process = _READY.process
-    if process is None or process.stdout is None:
+        process, loaded = _READY.process, _READY.loaded
+    if process is None or process.stdout is None or process.poll() is not None:
         return False
+    if loaded:
+        return True
     result: list[bool] = []
 
     def read() -> None:
@@ -199,27 +232,35 @@ def wait_until_ready(timeout_s: float = 60.0) -> bool:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout_s)
+    with _READY.lock:
+        if result and _READY.process is process:
+            _READY.loaded = True
+        elif not result:  # its stdout has a reader of ours still: never hand it to a capture
+            _discard(process)
+            if _READY.process is process:
+                _READY.process = None
     return bool(result)
 
 
 def _discard(process: subprocess.Popen[str] | None) -> None:
+    """Stop a waiting child at once: it holds nothing that needs saving, and waiting for it to finish loading
+    and read the end of its stdin would hold up the caller (often Blender's UI) for a second or more."""
     if process is None or process.poll() is not None:
         return
+    process.kill()
     try:
-        process.stdin.close()  # type: ignore[union-attr]  (EOF: it exits by itself)
-        process.wait(timeout=2)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait(timeout=2)
+        process.communicate(timeout=5)  # reaps it and closes its pipes
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        logger.info("a discarded capture process did not end cleanly: %s", exc)
 
 
 def start_capture(command: list[str]) -> tuple[subprocess.Popen[str], bool]:
     """A child running ``command`` (a :func:`capture_command`), and whether it is the waiting one.
 
-    The waiting child, if alive and started with this Python and path, gets the command's arguments as one JSON
-    line on stdin (it may still be loading: it reads them when it is ready, which is never later than a fresh
-    child would be); otherwise a fresh child runs the command. Either way its stdout and stderr are the same
-    (JSON progress lines, then the result line; errors on stderr).
+    The waiting child, if alive and started with this Python and environment, gets the command's arguments as
+    one JSON line on stdin (it may still be loading: it reads them when it is ready, which is never later than
+    a fresh child would be); otherwise a fresh child runs the command. Either way stdout carries JSON progress
+    lines, then the result line (a ready child's first line is ``{"stage": "ready"}``), and stderr the errors.
     """
     with _READY.lock:
         process, made_with = _READY.process, _READY.made_with

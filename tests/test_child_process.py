@@ -64,6 +64,15 @@ def test_a_ready_child_that_died_is_replaced_by_a_fresh_one(isolated, cam01):
     assert Motion.load(out).num_frames == 40
 
 
+def test_a_ready_child_made_with_another_environment_is_not_used(isolated, cam01, monkeypatch):
+    child_process.keep_ready()
+    stale = child_process._READY.process
+    monkeypatch.setenv("VP3D_CACHE_DIR", str(isolated / "other-cache"))
+    process, ready, events, stderr, _ = run_child(cam01, isolated, "moved")
+    assert not ready and process.returncode == 0 and events[-1]["stage"] == "result", stderr[-2000:]
+    assert stale is not None and stale.poll() is not None, "the stale child was stopped"
+
+
 def worker(line: str | None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "blender_vp3d", "worker"], input=line, capture_output=True,
                           text=True, timeout=120, cwd=ROOT)

@@ -1,10 +1,11 @@
 """The add-on's preferences (Edit > Preferences > Add-ons): whether a capture process is kept ready.
 
 A ready child process (:func:`blender_vp3d.api.keep_capture_process_ready`) has imported its libraries and
-loaded its models before the Capture button is pressed, so detection starts about 0.1 s after the click
-instead of 0.6-1.0 s, for 150-200 MB of memory while it waits. It is started a second after the add-on is
-enabled (not while Blender is still starting) and only in an interactive Blender: background runs and scripts
-call the API, which keeps one ready between the clips of ``capture_folder``.
+loaded its models before the Capture button is pressed, so the capture skips that start-up, for 150-200 MB of
+memory while it waits (figures in :mod:`blender_vp3d.child_process`). It is started a second after the add-on
+is enabled (not while Blender is still starting; the timer survives the start-up file's loading) and only in
+an interactive Blender: background runs and scripts call the API, which keeps one ready between the clips of
+``capture_folder``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ CLASSES = (VP3D_AP_preferences,)
 
 def register() -> None:
     if not bpy.app.background:
-        bpy.app.timers.register(_start_later, first_interval=START_DELAY_S)
+        bpy.app.timers.register(_start_later, first_interval=START_DELAY_S, persistent=True)
 
 
 def unregister() -> None:

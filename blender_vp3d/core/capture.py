@@ -219,7 +219,7 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback,
     if Path(settings.detector).exists() and settings.detector not in DETECTORS:
         return _imported(settings.detector, info, settings, count)
 
-    name = _resolve_detector(settings.detector)
+    name = resolve_detector(settings.detector)
     cache = DetectionCache() if settings.use_cache else None
     cache_settings = {"version": DETECTION_VERSION, "start": settings.start, "end": end, "stride": settings.stride,
                       "max_side": DETECTION_MAX_SIDE, **detector_identity(name, settings)} if cache else {}
@@ -234,7 +234,8 @@ def detect(info: VideoInfo, settings: CaptureSettings, report: ProgressCallback,
     return Detected(detections, False)
 
 
-def _resolve_detector(name: str) -> str:
+def resolve_detector(name: str) -> str:
+    """The detector ``auto`` stands for here: BlazePose when its models and LiteRT are present, else mediapipe."""
     if name != "auto":
         return name
     try:

@@ -6,9 +6,9 @@ add-on, which runs this in a subprocess.
 
 ``python -m blender_vp3d worker``: loads the lifter and the BlazePose pool, prints ``{"stage": "ready"}``, then
 reads one line from stdin, the arguments of a ``capture`` command as a JSON list, and runs that capture as the
-command would (same output, errors and exit codes) with what it loaded; an empty line or the end of stdin ends
-it with nothing done. The add-on keeps one waiting (``blender_vp3d.child_process``), so a capture does not
-pay for imports and model loading after the user asks for it.
+command would (after the ready line, the same output, errors and exit codes) with what it loaded; an empty line
+or the end of stdin ends it with nothing done. The add-on keeps one waiting (``blender_vp3d.child_process``), so
+a capture does not pay for imports and model loading after the user asks for it.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from .lift.lifter import Lifter
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -69,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--in-place", action="store_true", help="no root motion")
     c.add_argument("--keep-facing", action="store_true", help="keep the camera's view instead of facing -Y")
     c.add_argument("--track", type=int, help="track id of another person (see the tracks listed)")
-    c.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    c.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     c.add_argument("--no-cache", action="store_true", help="run the detector even if cached")
     c.add_argument("--detect-every-frame", action="store_true",
                    help="detect every frame even above the lifter's 30 fps (default: e.g. every other of 60 fps)")
@@ -80,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "replaces the capture options above")
     w = commands.add_parser("worker", help="load everything, then run the capture whose arguments arrive on stdin "
                             "as one JSON list (used by the Blender add-on)")
-    w.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="BlazePose workers to build in advance")
+    w.add_argument("--workers", type=int, default=CaptureSettings().workers,
+                   help="BlazePose workers to build in advance (the capture settings' default)")
     return parser
 
 
@@ -113,22 +112,24 @@ class Preloaded:
 
     @classmethod
     def load(cls, workers: int) -> Preloaded:
-        from .capture import _resolve_detector, detector_identity
+        from .capture import detector_identity, resolve_detector
         from .lift.lifter import Lifter
 
+        # Loading in advance only saves time, so any failure here is left for the capture to meet and report
+        # as a fresh child would (it may not even need what failed: another detector, model or keypoint file).
         loaded = cls()
         try:
             loaded.lifter = Lifter.load()
-        except (ValueError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001
             logger.info("lifter not loaded in advance: %s", exc)
         try:
-            if _resolve_detector("auto") == "blazepose":
+            if resolve_detector("auto") == "blazepose":
                 from .detect.parallel import ParallelDetector
 
                 loaded.pool = ParallelDetector(workers)
                 loaded.pool.prepare()
                 detector_identity("blazepose", CaptureSettings())  # hashes the model files (remembered)
-        except (ValueError, ImportError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001
             logger.info("BlazePose not loaded in advance: %s", exc)
         return loaded
 
