@@ -12,10 +12,11 @@
 Detection and lifting run in a child process (``python -m blender_vp3d capture ... --settings FILE.json
 --json-progress``, see :class:`CaptureJob` and :mod:`.child_process`), so Blender's own interpreter never loads
 OpenCV or LiteRT and a crash there cannot take Blender down (:func:`keep_capture_process_ready` keeps one
-loaded and waiting, so a capture starts without the child's start-up); the settings go to it as one JSON document and its summary (tracks, coverage,
-timings) comes back as its last JSON line. The keys are written here, on the calling (main) thread. Any failure
-raises :class:`CaptureError` (a ``ValueError``; :class:`CaptureCancelled` when cancelled) or ``RetargetError`` and
-leaves the file as it was: no new action, no changed pose.
+loaded and waiting, so a capture starts without the child's start-up); the settings go to it as one JSON
+document and its summary (tracks, coverage, timings) comes back as its last JSON line. The keys are written
+here, on the calling (main) thread. Any failure raises :class:`CaptureError` (a ``ValueError``;
+:class:`CaptureCancelled` when cancelled) or ``RetargetError`` and leaves the file as it was: no new action, no
+changed pose.
 
 Settings (keyword arguments):
 

@@ -162,8 +162,8 @@ def _made_with() -> tuple[object, ...]:
 
 
 def set_keep_ready(enabled: bool) -> None:
-    """Keep a child waiting from now on (one now, and a new one after each capture, see :func:`capture_ended`),
-    or stop the waiting one."""
+    """Keep a child waiting from now on (one now, and a new one as each capture ends: ``api.CaptureJob`` asks
+    :func:`keeping_ready`), or stop the waiting one."""
     _READY.keep = enabled
     if enabled:
         keep_ready()
@@ -176,22 +176,17 @@ def keeping_ready() -> bool:
     return _READY.keep
 
 
-def capture_ended() -> None:
-    """A capture's child has ended (finished, failed or cancelled): start the next waiting one if kept ready."""
-    if _READY.keep:
-        keep_ready()
-
-
 def keep_ready() -> None:
     """Start a child that loads its libraries and models now and then waits for a capture, unless one is
     waiting already. Returns at once; the child's start-up runs alongside whatever the caller does next."""
+    made_with = _made_with()
     with _READY.lock:
         process = _READY.process
-        if process is not None and process.poll() is None and _READY.made_with == _made_with():
+        if process is not None and process.poll() is None and _READY.made_with == made_with:
             return
         _discard(process)
         try:
-            _READY.process, _READY.made_with = _popen(worker_command(), subprocess.PIPE), _made_with()
+            _READY.process, _READY.made_with = _popen(worker_command(), subprocess.PIPE), made_with
         except OSError as exc:  # speed only: the next capture starts a fresh child instead
             logger.info("cannot start a ready capture process: %s", exc)
             _READY.process = None

@@ -121,18 +121,7 @@ class ParallelDetector:
     def prepare(self) -> None:
         """Build every worker's detector now, not when a segment first needs it (a ready child process does
         this while it waits for its video)."""
-        while True:
-            with self._lock:
-                if len(self._detectors) + self._building >= self.workers:
-                    return
-                self._building += 1
-            try:
-                detector = BlazePoseDetector(self._model_dir, num_threads=self._num_threads)
-            finally:
-                with self._lock:
-                    self._building -= 1
-            with self._lock:
-                self._detectors.append(detector)
+        while (detector := self._build()) is not None:
             self._idle.put(detector)
 
     def _segment(self, items: Iterable[np.ndarray | VideoFrame], state: tuple | None = None
@@ -166,11 +155,15 @@ class ParallelDetector:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
+        detector = self._build()
+        return self._idle.get() if detector is None else detector
+
+    def _build(self) -> BlazePoseDetector | None:
+        """A new detector, counted in the pool; None when ``workers`` exist or are being built."""
         with self._lock:
-            build = len(self._detectors) + self._building < self.workers
-            self._building += build
-        if not build:
-            return self._idle.get()
+            if len(self._detectors) + self._building >= self.workers:
+                return None
+            self._building += 1
         try:
             detector = BlazePoseDetector(self._model_dir, num_threads=self._num_threads)
         finally:
