@@ -6,7 +6,8 @@ forward, backward, Adam step) and prints windows/s, supervised output frames/s a
 
 * ``gen on``: the trainer's own loop, synthetic batches generated in its data worker while the models train
   (what a training run gets);
-* ``gen off``: the same steps on one pre-generated batch (the model math alone);
+* ``gen off``: the same steps on one pre-generated batch (the model math alone); for the single-frame case
+  also ``gen off, Conv1d``, the strided model as the Conv1d stack it was before it became matrix products;
 * ``gen only``: synthetic batch generation alone, in this process.
 
 Cases: ``single`` is the trainer before chunking (one output frame per window, strided model, 512 windows per
@@ -105,22 +106,26 @@ def time_case(name: str, chunk: int, batch: int, bf16: bool, steps: int, out: Pa
     stream = iter(_BatchStream(trainer, seed=(0, 0, 0), with_unlabeled=False))
     inputs, poses, trajectory, _ = next(stream)
     from blender_vp3d.core.training.losses import mpjpe, velocity_error, weighted_trajectory_error
-    def step() -> None:
+    def step(pose_forward, trajectory_forward) -> None:
         with autocast:
-            pose = trainer.pose(inputs)
-            traj = trainer.trajectory(inputs)[:, :, 0]
+            pose = pose_forward(inputs)
+            traj = trajectory_forward(inputs)[:, :, 0]
         loss = mpjpe(pose.float(), poses) + weighted_trajectory_error(traj.float(), trajectory)
         if chunk > 1:
             loss = loss + velocity_error(pose.float(), poses)
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
-    step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    seconds = time.perf_counter() - start
-    rows.append((f"{name}, gen off", steps * batch / seconds, steps * batch * chunk / seconds))
+    forwards = [("gen off", trainer.pose, trainer.trajectory)]
+    if chunk == 1:  # the strided model's reference form, as the trainer ran it before session 5
+        forwards.append(("gen off, Conv1d", trainer.pose.forward_conv, trainer.trajectory.forward_conv))
+    for label, pose_forward, trajectory_forward in forwards:
+        step(pose_forward, trajectory_forward)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(pose_forward, trajectory_forward)
+        seconds = time.perf_counter() - start
+        rows.append((f"{name}, {label}", steps * batch / seconds, steps * batch * chunk / seconds))
     # gen only
     rng = np.random.default_rng(0)
     generator = SyntheticGenerator(seed=1)
@@ -133,7 +138,7 @@ def time_case(name: str, chunk: int, batch: int, bf16: bool, steps: int, out: Pa
     lines = []
     for label, windows, outputs in rows:
         gflops = 3 * flops * outputs / 1e9 if "gen only" not in label else float("nan")  # fwd + bwd ~ 3x fwd
-        lines.append(f"{label:24s} {windows:10.0f} {outputs:14.0f} {gflops:10.1f}")
+        lines.append(f"{label:28s} {windows:10.0f} {outputs:14.0f} {gflops:10.1f}")
     return lines
 
 
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {args.threads} threads")
     print(f"matmul 13824x768 @ 768x256, fwd + weight grad: fp32 {matmul_gflops(torch.float32):.0f} GFLOP/s, "
           f"bf16 autocast {matmul_gflops(torch.bfloat16):.0f} GFLOP/s")
-    print(f"{'case':24s} {'windows/s':>10s} {'out frames/s':>14s} {'GFLOP/s':>10s}")
+    print(f"{'case':28s} {'windows/s':>10s} {'out frames/s':>14s} {'GFLOP/s':>10s}")
     chosen = CASES if args.cases == "all" else [c for c in CASES + OPTIONAL_CASES if c[0] in args.cases.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         for case in chosen:

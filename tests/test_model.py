@@ -29,6 +29,26 @@ def test_optimized_weights_load_into_full_model_with_identical_output(widths, ca
             torch.testing.assert_close(single[:, 0], sequence[:, start], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("widths,causal", [([3, 3, 3, 3], False), ([5, 3], False), ([3, 3, 3], True)])
+def test_strided_matmul_form_trains_like_the_conv1d_stack(widths, causal):
+    """Training mode (batch statistics) and gradients too, not only inference."""
+    torch.manual_seed(1)
+    model = TemporalModelOptimized(ModelConfig(filter_widths=widths, channels=32, dropout=0.0, causal=causal)).train()
+    x = torch.randn(8, model.receptive_field(), 17, 3)
+    outputs, grads = [], []
+    for forward in (model.forward, model.forward_conv):
+        model.zero_grad()
+        y = forward(x)
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        outputs.append(y.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="exactly"):
+        model(torch.randn(2, model.receptive_field() + 1, 17, 3))
+
+
 def test_output_depends_only_on_the_receptive_field():
     config = ModelConfig(filter_widths=[3, 3, 3], channels=16)
     model = TemporalModel(config).eval()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -36,6 +37,30 @@ def test_training_learns_and_resumes(tmp_path, bandai_split):
         torch.testing.assert_close(resumed.pose.state_dict()[name], value)
     resumed.run()
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_moving_average_is_validated_exported_kept_and_resumed(tmp_path, bandai_split):
+    from blender_vp3d.core import Lifter
+    from blender_vp3d.core.lift.model_file import load_model_file
+
+    trainer = Trainer(_tiny(tmp_path, epochs=2, steps_per_epoch=8, ema_decay=0.99))
+    trainer.run()
+    averaged, raw = trainer.published_state("pose"), trainer.pose.state_dict()
+    assert not torch.allclose(averaged["expand_conv.weight"], raw["expand_conv.weight"])
+    kept = sorted(p.name for p in (tmp_path / "models").iterdir() if p.suffix == ".npz")
+    assert kept == ["epoch_001.npz", "epoch_002.npz"]
+    weights, _ = load_model_file(tmp_path / "models" / "epoch_002.npz")
+    for name, value in averaged.items():
+        if not name.endswith("num_batches_tracked"):
+            np.testing.assert_array_equal(weights[f"pose/{name}"], value.numpy())
+    assert Lifter.load(tmp_path / "models" / "epoch_001.npz").metadata["training"]["epochs"] == 1
+
+    resumed = Trainer(_tiny(tmp_path, epochs=3, steps_per_epoch=8, ema_decay=0.99))
+    resumed.load(tmp_path / "checkpoint.pt")
+    for name, value in averaged.items():
+        torch.testing.assert_close(resumed.published_state("pose")[name], value)
+    with pytest.raises(ValueError, match="ema decay"):
+        Trainer(_tiny(tmp_path / "x", ema_decay=1.0))
 
 
 def test_chunked_training_learns_motion_on_both_sources(tmp_path, bandai_split):
@@ -72,7 +97,7 @@ def test_init_starts_from_a_model_file_and_carries_its_totals(tmp_path, bandai_s
     first.run()
     model = export_checkpoint(tmp_path / "a" / "checkpoint.pt", tmp_path / "a.npz")
     second = Trainer(_tiny(tmp_path / "b", init=str(model), chunk=4))
-    for name, value in first.pose.state_dict().items():
+    for name, value in first.published_state("pose").items():  # the moving average is what is exported
         if not name.endswith("num_batches_tracked"):
             torch.testing.assert_close(second.pose.state_dict()[name], value)
     assert second.windows_seen == first.windows_seen == 3 * 64

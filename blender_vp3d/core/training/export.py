@@ -121,8 +121,8 @@ def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None) 
                                dropout=config["dropout"], causal=config["causal"])
     pose = TemporalModel(model_config)
     trajectory = TemporalModel(ModelConfig(**{**model_config.to_dict(), "num_joints_out": 1}))
-    pose.load_state_dict(state["pose"])
-    trajectory.load_state_dict(state["trajectory"])
+    for net, model in (("pose", pose), ("trajectory", trajectory)):
+        model.load_state_dict(_published_weights(state, net))
     history = json.loads(state["history"])
     extra = {
         "training_data": training_data_text(sources),
@@ -134,6 +134,15 @@ def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None) 
                                     "hours": round(float(state.get("train_seconds", 0.0)) / 3600, 3)}},
     }
     return export_models(pose, trajectory, out, extra)
+
+
+def _published_weights(state: dict, net: str) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights for ``net``: its moving average where the run kept one (what it validated)."""
+    averaged = state.get(f"{net}_ema")
+    if averaged is None:
+        return state[net]
+    # AveragedModel's state: the module's entries under "module.", and its n_averaged counter.
+    return {k.removeprefix("module."): v for k, v in averaged.items() if k.startswith("module.")}
 
 
 def main(argv: list[str] | None = None) -> int:

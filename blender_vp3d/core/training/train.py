@@ -20,7 +20,10 @@ the remaining training clips, and detector output on real videos saved as keypoi
 back through the camera and penalised against their input, with a bone-length term tying the unlabeled
 predictions' mean bone lengths to the labeled ones.
 
-Each epoch writes ``checkpoint.pt`` (resumable with ``--resume``) and a line in ``log.jsonl``.
+Validation and export use an exponential moving average of the weights (``--ema-decay``, 0 turns it off).
+Each epoch writes ``checkpoint.pt`` (resumable with ``--resume``), a line in ``log.jsonl`` and, every
+``--keep-every`` epochs, the model file ``models/epoch_NNN.npz``, so that the evaluate CLI can choose the
+epoch to ship.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from ..lift.model_file import load_model_file
 from .datasets import SOURCES, check_sources, load_training_data, source_of
-from .export import load_network_weights
+from .export import export_checkpoint, load_network_weights
 from .keypoint_files import UnlabeledKeypoints, load_unlabeled_keypoints
 from .losses import bone_length_error, mpjpe, reprojection_error, velocity_error, weighted_trajectory_error
 from .metrics import p_mpjpe
@@ -82,6 +86,8 @@ class TrainConfig:
     velocity_weight: float = 1.0      # weight of the frame-to-frame motion error (chunk > 1)
     init: str = ""                    # model file whose weights start the run
     unlabeled_sources: list[str] = field(default_factory=list)  # sources seen only as unlabeled 2D (semi)
+    ema_decay: float = 0.998          # exponential moving average of the weights per step (0: off)
+    keep_every: int = 1               # write models/epoch_NNN.npz every this many epochs (0: never)
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(filter_widths=list(self.filter_widths), channels=self.channels, dropout=self.dropout,
@@ -146,6 +152,10 @@ class Trainer:
             self._init_from(Path(config.init))
         self.pose_eval = TemporalModel(pose_cfg)
         self.trajectory_eval = TemporalModel(trajectory_config(pose_cfg))
+        if not 0 <= config.ema_decay < 1:
+            raise ValueError(f"ema decay must be in [0, 1), got {config.ema_decay}")
+        self.pose_ema = self._averaged(self.pose)
+        self.trajectory_ema = self._averaged(self.trajectory)
         params = list(self.pose.parameters()) + list(self.trajectory.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.lr, amsgrad=True)
         self.epoch = 0
@@ -175,6 +185,26 @@ class Trainer:
         self.windows_seen, self.train_seconds = cumulative_training(metadata)
         logger.info("initialised from %s (%d windows, %.1f h of training before)", path, self.windows_seen,
                     self.train_seconds / 3600)
+
+    def _averaged(self, model: torch.nn.Module) -> AveragedModel | None:
+        """The weights' moving average (BatchNorm statistics too), which validation and export use: the
+        last step's weights swing from epoch to epoch by more than an epoch of training gains."""
+        decay = self.config.ema_decay
+        if not decay:
+            return None
+
+        def average(averaged: torch.Tensor, current: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+            # Warm-up (as timm's ModelEmaV3): early on the average follows quickly, so short runs and a
+            # fresh start are not held at their first weights.
+            step_decay = min(decay, (1 + float(count)) / (10 + float(count)))
+            return averaged + (current - averaged) * (1 - step_decay)
+
+        return AveragedModel(model, avg_fn=average, use_buffers=True)
+
+    def published_state(self, net: str) -> dict[str, torch.Tensor]:
+        """``net``'s (pose or trajectory) weights as validated and exported: the moving average if kept."""
+        ema = getattr(self, f"{net}_ema")
+        return (ema.module if ema is not None else getattr(self, net)).state_dict()
 
     # -- data -----------------------------------------------------------------------------------------
     def _validation_set(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
@@ -242,6 +272,9 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            for ema, model in ((self.pose_ema, self.pose), (self.trajectory_ema, self.trajectory)):
+                if ema is not None:
+                    ema.update_parameters(model)
             self.windows_seen += len(inputs) * self.world
             bar.set_postfix(mpjpe_mm=f"{1000 * pose_loss.item():.1f}")
         self.train_seconds += time.time() - started
@@ -252,8 +285,8 @@ class Trainer:
     def validate(self) -> dict:
         """Per validation source: MPJPE, P-MPJPE and trajectory error with ground-truth 2D and with detector
         errors, plus, with detector errors, MPJVE and the predicted / true joint speed ratio."""
-        self.pose_eval.load_state_dict(self.pose.state_dict())
-        self.trajectory_eval.load_state_dict(self.trajectory.state_dict())
+        self.pose_eval.load_state_dict(self.published_state("pose"))
+        self.trajectory_eval.load_state_dict(self.published_state("trajectory"))
         self.pose_eval.eval()
         self.trajectory_eval.eval()
         result = {}
@@ -294,6 +327,10 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "windows_seen": self.windows_seen, "train_seconds": self.train_seconds,
         }
+        for net in ("pose", "trajectory"):
+            ema = getattr(self, f"{net}_ema")
+            if ema is not None:
+                state[f"{net}_ema"] = ema.state_dict()  # the averaged module's weights and n_averaged
         tmp = self.out / "checkpoint.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / "checkpoint.pt")
@@ -312,6 +349,14 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.windows_seen = int(state.get("windows_seen", 0))
         self.train_seconds = float(state.get("train_seconds", 0.0))
+        for net in ("pose", "trajectory"):
+            ema = getattr(self, f"{net}_ema")
+            if ema is None:
+                continue
+            if f"{net}_ema" in state:
+                ema.load_state_dict(state[f"{net}_ema"])
+            else:  # a checkpoint from before averaging: the average starts from its weights
+                ema.module.load_state_dict(getattr(self, net).state_dict())
         logger.info("resumed from %s at epoch %d", path, self.epoch)
 
     def run(self) -> None:
@@ -331,6 +376,9 @@ class Trainer:
                 logger.info("epoch %d: %s", self.epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                                                   for k, v in record.items()))
             self.save()
+            if self.rank == 0 and self.config.keep_every and self.epoch % self.config.keep_every == 0:
+                # Kept so that the evaluate CLI, not the trainer's windows, can choose the epoch to ship.
+                export_checkpoint(self.out / "checkpoint.pt", self.out / "models" / f"epoch_{self.epoch:03d}.npz")
         if self.distributed:
             dist.destroy_process_group()
 
@@ -416,10 +464,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     parser.add_argument("--out", required=True, help="run folder (checkpoint.pt, log.jsonl)")
     parser.add_argument("--filter-widths", default=",".join(map(str, defaults.filter_widths)))
     for name in ("channels", "epochs", "steps_per_epoch", "batch_size", "seed", "warmup_epochs", "validation_windows", "threads",
-                 "chunk"):
+                 "chunk", "keep_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("dropout", "lr", "lr_decay", "labeled_fraction", "reprojection_weight", "bone_weight", "cmu_share",
-                 "velocity_weight"):
+                 "velocity_weight", "ema_decay", "bn_momentum_start", "bn_momentum_end"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     parser.add_argument("--causal", action="store_true")
     parser.add_argument("--semi-supervised", action="store_true")
