@@ -74,3 +74,33 @@ def test_every_window_is_in_front_of_the_camera_at_a_filmable_distance(windows):
         depth = batch.trajectory[..., 2]
         assert depth.min() > 0.9 and depth.max() < 30.0, (depth.min(), depth.max())
         assert np.abs(batch.inputs[..., :2]).max() < 3.0
+
+
+def test_skeleton_scaling_moves_each_joint_by_its_whole_chain(windows):
+    """Every bone keeps its direction and is scaled by its own factor, whatever the joints above it did."""
+    joints, _ = windows
+    parents = np.array(H36M17.parents)
+    gen = SyntheticGenerator(seed=5)
+    cfg = gen.config
+    cfg.bone_scale, cfg.hip_width, cfg.shoulder_width, cfg.pelvis_shift = 0.0, (1.0, 1.0), (1.0, 1.0), (0.0, 0.0)
+    cfg.global_scale = (1.5, 1.5)  # every bone x1.5, right-side twins within 3% of their left twin
+    scaled = gen._augment_skeleton(joints.copy())
+    np.testing.assert_allclose(scaled[:, :, 0], joints[:, :, 0], atol=1e-6)  # the pelvis stays
+    before = joints[:, :, 1:] - joints[:, :, parents[1:]]
+    after = scaled[:, :, 1:] - scaled[:, :, parents[1:]]
+    long = np.linalg.norm(before, axis=-1) > 0.02
+    ratio = np.linalg.norm(after, axis=-1)[long] / np.linalg.norm(before, axis=-1)[long]
+    assert 1.5 * 0.97 - 1e-3 < ratio.min() and ratio.max() < 1.5 * 1.03 + 1e-3
+    cosine = (after * before).sum(-1)[long] / (np.linalg.norm(after, axis=-1) * np.linalg.norm(before, axis=-1))[long]
+    assert cosine.min() > 0.9999
+
+
+def test_clean_keypoints_stay_inside_the_widest_frame(windows):
+    gen = SyntheticGenerator(seed=6)
+    gen.config.known_intrinsics_prob = 1.0
+    batch = gen.batch(*windows, detector_noise=False)
+    depth = batch.trajectory[..., 2]
+    framed = depth.max(axis=1) < 24.0  # windows not held back by the 25 m limit
+    widest = 36.0 / (2 * 16.0)  # half the long side over the focal length, at the widest lens (16 mm)
+    assert framed.mean() > 0.9
+    assert np.abs(batch.inputs[framed][..., :2]).max() <= widest

@@ -58,6 +58,24 @@ WORLD_UP = np.array([0.0, 1.0, 0.0])  # mocap worlds are Y up
 F32 = np.float32
 
 
+def _chain_matrix(parents: tuple[int, ...]) -> np.ndarray:
+    """(J, J): row j has ones at j and its ancestors below the root (the bones from the root to j)."""
+    chain = np.zeros((len(parents), len(parents)), F32)
+    for joint in range(1, len(parents)):
+        k = joint
+        while k > 0:
+            chain[joint, k] = 1
+            k = parents[k]
+    return chain
+
+
+_CHAIN = _chain_matrix(H36M17.parents)
+_PARENT_OR_SELF = np.maximum(np.array(H36M17.parents), 0)  # the root's "bone" is zero
+_COCO_FROM_H36M = [(C[n], H[n]) for n in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+                                          "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
+                                          "left_ankle", "right_ankle")]
+
+
 @dataclass
 class AugmentationConfig:
     bone_scale: float = 0.12          # +-range of independent per-bone length factors
@@ -190,11 +208,9 @@ class SyntheticGenerator:
         scale[:, H["left_hip"]] = scale[:, H["right_hip"]] = rng.uniform(*cfg.hip_width, size=b)
         scale[:, H["left_shoulder"]] = scale[:, H["right_shoulder"]] = rng.uniform(*cfg.shoulder_width, size=b)
         scale *= rng.uniform(*cfg.global_scale, size=(b, 1))
-        scale = scale.astype(F32)
-        out = joints.copy()
-        for child, parent in enumerate(H36M17.parents):
-            if parent >= 0:
-                out[:, :, child] = out[:, :, parent] + scale[:, None, child, None] * (joints[:, :, child] - joints[:, :, parent])
+        # Each joint = pelvis + the sum of its chain's scaled bones: one product with the ancestor matrix.
+        bones = (joints - joints[:, :, _PARENT_OR_SELF]) * scale.astype(F32)[:, None, :, None]
+        out = joints[:, :, :1] + np.einsum("jk,blkd->bljd", _CHAIN, bones, optimize=True)
         shift = self._uniform(*cfg.pelvis_shift, size=(b, 1, 1))
         out[:, :, 0] += shift * (out[:, :, H["spine"]] - out[:, :, 0])
         return out
@@ -220,16 +236,17 @@ class SyntheticGenerator:
         cfg, rng = self.config, self.rng
         b = len(joints)
         # Arms transplanted from the next window, expressed in each thorax frame.
-        mask = rng.random(b) < cfg.arm_transplant_prob
-        if mask.any():
-            frame = self._body_frame(joints, "left_shoulder", "right_shoulder")
-            donor = np.roll(np.arange(b), 1)
+        chosen = np.flatnonzero(rng.random(b) < cfg.arm_transplant_prob)
+        if chosen.size:
+            receiver, donor = joints[chosen], joints[chosen - 1]  # copies; the donor is the previous window
+            frame = self._body_frame(receiver, "left_shoulder", "right_shoulder")
+            donor_frame = self._body_frame(donor, "left_shoulder", "right_shoulder")
             for side in ("left", "right"):
                 shoulder = H[f"{side}_shoulder"]
-                for j in (H[f"{side}_elbow"], H[f"{side}_wrist"]):
-                    local = ((joints[donor][:, :, j] - joints[donor][:, :, shoulder])[..., None, :] @ frame[donor])[..., 0, :]
-                    new = joints[:, :, shoulder] + (frame @ local[..., None])[..., 0]
-                    joints[mask, :, j] = new[mask]
+                arm = [H[f"{side}_elbow"], H[f"{side}_wrist"]]
+                local = (donor[:, :, arm] - donor[:, :, shoulder, None]) @ donor_frame
+                receiver[:, :, arm] = receiver[:, :, shoulder, None] + local @ frame.transpose(0, 1, 3, 2)
+            joints[chosen] = receiver
         # Limbs swung about the shoulder or hip.
         for root, chain in (("left_shoulder", ("left_elbow", "left_wrist")), ("right_shoulder", ("right_elbow", "right_wrist")),
                             ("left_hip", ("left_knee", "left_ankle")), ("right_hip", ("right_knee", "right_ankle"))):
@@ -246,18 +263,18 @@ class SyntheticGenerator:
             mask = rng.random(b) < cfg.bend_prob
             if not mask.any():
                 continue
-            a = joints[:, :, H[middle]] - joints[:, :, H[upper]]
-            c = joints[:, :, H[lower]] - joints[:, :, H[middle]]
+            limb = joints[mask]
+            a = limb[:, :, H[middle]] - limb[:, :, H[upper]]
+            c = limb[:, :, H[lower]] - limb[:, :, H[middle]]
             axis = np.cross(a, c)
             weak = np.linalg.norm(axis, axis=-1, keepdims=True) < 1e-3 * np.linalg.norm(a, axis=-1, keepdims=True) ** 2
-            fallback = np.cross(a, fallback_sign * frame[..., 2])
+            fallback = np.cross(a, fallback_sign * frame[mask][..., 2])
             axis = normalize(np.where(weak, fallback, axis))
             current = np.degrees(np.arccos(np.clip((normalize(a) * normalize(c)).sum(-1), -1, 1)))
-            delta = self._uniform(limits[0], 90, size=(b, 1))
+            delta = self._uniform(limits[0], 90, size=(b, 1))[mask]
             delta = np.clip(current + delta, F32(0), F32(limits[1])) - current
             rotation = axis_angle_to_matrix(axis * np.radians(delta)[..., None])
-            moved = (rotation @ c[..., None])[..., 0] + joints[:, :, H[middle]]
-            joints[mask, :, H[lower]] = moved[mask]
+            joints[mask, :, H[lower]] = (rotation @ c[..., None])[..., 0] + limb[:, :, H[middle]]
         # Trunk leaned about the pelvis (everything above it, and the head's axes).
         upper_body = [H[n] for n in ("spine", "thorax", "neck_nose", "head_top", "left_shoulder", "left_elbow",
                                       "left_wrist", "right_shoulder", "right_elbow", "right_wrist")]
@@ -278,17 +295,18 @@ class SyntheticGenerator:
     def _detector_keypoints(self, joints: np.ndarray, head_axes: np.ndarray, augment: bool) -> np.ndarray:
         rng = self.rng
         b = len(joints)
-        out = np.zeros(joints.shape[:2] + (COCO17.num_joints, 3), dtype=F32)
-        for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-                     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"):
-            out[:, :, C[name]] = joints[:, :, H[name]]
+        out = np.empty(joints.shape[:2] + (COCO17.num_joints, 3), dtype=F32)
+        coco, h36m = zip(*_COCO_FROM_H36M)
+        out[:, :, list(coco)] = joints[:, :, list(h36m)]
         head_size = self._uniform(0.85, 1.15, size=(b, 1, 1)) if augment else np.ones((b, 1, 1), F32)
-        for name, offset in FACE_OFFSETS_M.items():
-            offset = np.broadcast_to(np.asarray(offset, dtype=F32), (b, 3))
+        local = np.empty((b, len(FACE_OFFSETS_M), 3), F32)  # face points in each window's head axes
+        for i, offset in enumerate(FACE_OFFSETS_M.values()):
+            local[:, i] = np.asarray(offset, dtype=F32)
             if augment:
-                offset = offset + self._normal(0.008, (b, 3))
-            local = head_size[:, 0] * offset
-            out[:, :, C[name]] = joints[:, :, H["neck_nose"]] + (head_axes @ local[:, None, :, None])[..., 0]
+                local[:, i] += self._normal(0.008, (b, 3))
+        local *= head_size
+        face = [C[name] for name in FACE_OFFSETS_M]
+        out[:, :, face] = joints[:, :, H["neck_nose"], None] + local[:, None] @ head_axes.transpose(0, 1, 3, 2)
         # Detector hips and shoulders sit on the body surface: outward, up and forward of the joint centres.
         for pair, outward, up, fwd in ((("left_hip", "right_hip"), (0.0, 0.06), (0.0, 0.08), (-0.02, 0.03)),
                                        (("left_shoulder", "right_shoulder"), (0.0, 0.04), (0.0, 0.05), (-0.02, 0.02))):
@@ -340,7 +358,7 @@ class SyntheticGenerator:
         cam_joints, cam_keypoints = to_camera(joints), to_camera(keypoints)
         # A detector only sees people inside the frame and in front of the camera: first move the camera back
         # until everything is at least 1 m in front of it, then, where a window's motion leaves the image,
-        # back along its axis until it fits (at most doubling the distance per step, 25 m at most).
+        # back along its axis by 5% more than its outermost keypoint needs (the median depth 25 m at most).
         def push_back(amount: np.ndarray) -> None:
             cam_joints[..., 2] += amount[:, None, None].astype(F32)
             cam_keypoints[..., 2] += amount[:, None, None].astype(F32)
@@ -348,16 +366,10 @@ class SyntheticGenerator:
         nearest = np.minimum(cam_joints[..., 2].min(axis=(1, 2)), cam_keypoints[..., 2].min(axis=(1, 2)))
         push_back(np.maximum(0.0, 1.0 - nearest))
         half_extent = (np.stack([width, height], -1)[:, None, None] / (2 * focal[:, None, None, None])).astype(F32)
-        for _ in range(4):
-            depth = cam_keypoints[..., 2:3]
-            overflow = (np.abs(cam_keypoints[..., :2] / depth) / half_extent).max(axis=(1, 2, 3))
-            median_depth = np.median(depth, axis=(1, 2, 3))
-            room = np.maximum(0.0, 25.0 - median_depth)
-            push = np.where(overflow > 1.0, np.minimum(median_depth * (overflow - 1.0) * 1.05, median_depth), 0.0)
-            push = np.minimum(push, room)
-            if not (push > 1e-6).any():
-                break
-            push_back(push)
+        # A point at lateral offset x fits at depth z >= |x| / half extent; moving back adds to every z alike.
+        needed = (np.abs(cam_keypoints[..., :2]) / half_extent - cam_keypoints[..., 2:3]).max(axis=(1, 2, 3))
+        room = np.maximum(0.0, 25.0 - np.median(cam_keypoints[..., 2], axis=(1, 2)))
+        push_back(np.clip(needed * 1.05, 0.0, room))
         xy = cam_keypoints[..., :2] / cam_keypoints[..., 2:3]
         known = (rng.random(b) < self.config.known_intrinsics_prob) if augment else np.ones(b, bool)
         focal_ratio = np.ones(b)
@@ -366,16 +378,16 @@ class SyntheticGenerator:
             radial = np.stack([rng.uniform(-0.25, 0.08, b), rng.uniform(-0.05, 0.1, b), np.zeros(b)], -1)
             tangential = rng.normal(0, 0.001, (b, 2))
             centre_shift = rng.normal(0, 0.02, (b, 2)) * np.stack([width, height], -1)
-            # The polynomial only describes the lens inside the frame: clamp the radius to the image corner.
-            corner = np.hypot(width, height)[:, None, None, None] / (2 * focal[:, None, None, None])
-            radius = np.linalg.norm(xy, axis=-1, keepdims=True)
-            inside = xy * np.minimum(1.0, corner / np.maximum(radius, 1e-9))
-            distorted = brown_conrady(inside, radial[:, None, None], tangential[:, None, None])
-            pixels = (distorted + (xy - inside)) * focal[:, None, None, None]
-            pixels = pixels + centre_shift[:, None, None]
             default_focal = long_side * DEFAULT_FOCAL_35MM / 36.0
-            assumed = (pixels / default_focal[:, None, None, None]).astype(F32)
-            xy = np.where(known[:, None, None, None], xy, assumed)
+            u = np.flatnonzero(~known)  # drawn for every window above, computed for these
+            seen, f = xy[u], focal[u, None, None, None]
+            # The polynomial only describes the lens inside the frame: clamp the radius to the image corner.
+            corner = np.hypot(width[u], height[u])[:, None, None, None] / (2 * f)
+            radius = np.linalg.norm(seen, axis=-1, keepdims=True)
+            inside = seen * np.minimum(1.0, corner / np.maximum(radius, 1e-9))
+            distorted = brown_conrady(inside, radial[u, None, None], tangential[u, None, None])
+            pixels = (distorted + (seen - inside)) * f + centre_shift[u, None, None]
+            xy[u] = pixels / default_focal[u, None, None, None]
             focal_ratio = np.where(known, 1.0, default_focal / focal)
         # Pixel noise is modelled relative to the person's size below; this is the camera's share only.
         return cam_joints, focal_ratio, xy
@@ -400,19 +412,21 @@ class SyntheticGenerator:
             drift[:, t] += innovations[:, t]
         noise += drift * (F32(0.015) * scaled)
         noise += self._normal(0.01, (b, 1, joints, 2)) * scaled  # systematic per window
-        error = np.linalg.norm(noise, axis=-1)
+        error = np.hypot(noise[..., 0], noise[..., 1])
         confidence = np.clip(F32(0.95) - error / (F32(0.1) * size[..., 0]) + self._normal(0.05, error.shape),
                              F32(0.05), F32(1.0))
-        # Outliers: a joint jumps far, with middling confidence.
-        outlier = self.rng.random((b, length, joints), dtype=F32) < F32(0.02) * level[..., 0]
-        jump = normalize(self._normal(1.0, xy.shape)) * self._uniform_big(0.1, 0.4, (b, length, joints, 1)) * size
-        noise = np.where(outlier[..., None], jump, noise)
-        confidence = np.where(outlier, self._uniform_big(0.1, 0.6, outlier.shape), confidence)
+        # Outliers: a joint jumps far, with middling confidence (drawn for those joints only: 1-2% of them).
+        outlier = np.nonzero(self.rng.random((b, length, joints), dtype=F32) < F32(0.02) * level[..., 0])
+        count = len(outlier[0])
+        window_size = size[outlier[0], 0, 0]  # (count, 1)
+        noise[outlier] = normalize(self._normal(1.0, (count, 2))) * self._uniform_big(0.1, 0.4, (count, 1)) * window_size
+        confidence[outlier] = self._uniform_big(0.1, 0.6, count)
         # Missing joints: confidence 0, position roughly interpolated (the lifter fills gaps the same way).
         missing = self.rng.random((b, length, joints), dtype=F32) < F32(0.03) * level[..., 0]
         missing |= (self.rng.random((b, length, 1), dtype=F32) < F32(0.01) * level[..., 0])
-        noise = np.where(missing[..., None], self._normal(0.05, xy.shape) * size, noise)
-        confidence = np.where(missing, F32(0.0), confidence)
+        missing = np.nonzero(missing)
+        noise[missing] = self._normal(0.05, (len(missing[0]), 2)) * size[missing[0], 0, 0]
+        confidence[missing] = 0.0
         # Some sources give no confidence at all.
         no_conf = rng.random(b) < cfg.no_confidence_prob
         confidence[no_conf] = 1.0
