@@ -8,7 +8,10 @@ forward, backward, Adam step) and prints windows/s, supervised output frames/s a
   (what a training run gets);
 * ``gen off``: the same steps on one pre-generated batch (the model math alone); for the single-frame case
   also ``gen off, Conv1d``, the strided model as the Conv1d stack it was before it became matrix products;
-* ``gen only``: synthetic batch generation alone, in this process.
+* ``gen only``: synthetic batch generation alone, in this process;
+* ``torchrun 2x1`` (single-frame case only): the long run's set-up, two data-parallel processes of one
+  thread, each with its own generation worker, 256 windows each per step (512 together), timed from the
+  run's log over its second epoch.
 
 Cases: ``single`` is the trainer before chunking (one output frame per window, strided model, 512 windows per
 step); ``chunk N`` trains N consecutive output frames per window with the dilated model. ``bf16`` runs the
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import subprocess
 import logging
 import os
 import sys
@@ -135,11 +140,27 @@ def time_case(name: str, chunk: int, batch: int, bf16: bool, steps: int, out: Pa
         generator.batch(joints, head)
     seconds = (time.perf_counter() - start) / max(3, steps // 4)
     rows.append((f"{name}, gen only", batch / seconds, batch * chunk / seconds))
+    if chunk == 1 and not bf16:
+        windows = torchrun_windows_per_second(steps, out / "torchrun")
+        rows.append((f"{name}, torchrun 2x1", windows, windows))
     lines = []
     for label, windows, outputs in rows:
         gflops = 3 * flops * outputs / 1e9 if "gen only" not in label else float("nan")  # fwd + bwd ~ 3x fwd
         lines.append(f"{label:28s} {windows:10.0f} {outputs:14.0f} {gflops:10.1f}")
     return lines
+
+
+def torchrun_windows_per_second(steps: int, out: Path, processes: int = 2) -> float:
+    """Windows/s of ``train`` under torchrun (``processes`` x 1 thread, 512 windows a step in all), measured
+    between the ends of its first and second epoch (start-up excluded)."""
+    steps = max(steps, 10)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+               "--master_port", "29561", "-m", "blender_vp3d.core.training.train", "--out", str(out),
+               "--batch-size", str(512 // processes), "--steps-per-epoch", str(steps), "--epochs", "2",
+               "--validation-windows", "64", "--threads", "1", "--keep-every", "0"]
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=1800)
+    first, second = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return (second["windows_seen"] - first["windows_seen"]) / (second["elapsed_s"] - first["elapsed_s"])
 
 
 def main(argv: list[str] | None = None) -> int:

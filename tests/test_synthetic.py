@@ -104,3 +104,22 @@ def test_clean_keypoints_stay_inside_the_widest_frame(windows):
     widest = 36.0 / (2 * 16.0)  # half the long side over the focal length, at the widest lens (16 mm)
     assert framed.mean() > 0.9
     assert np.abs(batch.inputs[framed][..., :2]).max() <= widest
+
+
+def test_training_cameras_include_rolled_ones_and_evaluation_keeps_them_level(windows):
+    def body_roll_deg(gen: SyntheticGenerator, augment: bool) -> np.ndarray:
+        gen.config.trunk_lean_prob = gen.config.body_tilt_prob = 0.0
+        poses = gen.batch(*windows, augment_body=augment, detector_noise=False, flip=False).poses
+        axis = (poses[:, :, H36M17.index("thorax")] - poses[:, :, 0]).mean(axis=1)  # camera frame, y down
+        return np.degrees(np.arctan2(axis[:, 0], -axis[:, 1]))
+
+    level = SyntheticGenerator(seed=7)
+    level.config.tilted_camera_prob = 0.0
+    tilted = SyntheticGenerator(seed=7)
+    tilted.config.tilted_camera_prob = 1.0
+    spread_level, spread_tilted = np.std(body_roll_deg(level, True)), np.std(body_roll_deg(tilted, True))
+    assert spread_tilted > spread_level + 8.0, (spread_level, spread_tilted)
+    # without body augmentation (validation, the evaluate CLI) the roll setting changes nothing
+    plain, rolled = SyntheticGenerator(seed=8), SyntheticGenerator(seed=8)
+    plain.config.tilted_camera_prob, rolled.config.tilted_camera_prob = 0.0, 1.0
+    np.testing.assert_array_equal(body_roll_deg(plain, False), body_roll_deg(rolled, False))

@@ -77,8 +77,6 @@ def test_chunked_training_learns_motion_on_both_sources(tmp_path, bandai_split):
 
 
 def test_dataset_shares_set_how_often_each_source_is_drawn(bandai_split):
-    import numpy as np
-
     from blender_vp3d.core.training.datasets import load_training_data
     from blender_vp3d.core.training.synthetic import ClipBank
     from blender_vp3d.core.training.train import _dataset_shares
@@ -176,8 +174,6 @@ def test_checkpoint_exports_to_a_lifter_and_evaluates(tmp_path, bandai_split):
 
 
 def test_unlabeled_keypoint_files_fill_gaps_like_the_lifter(tmp_path):
-    import numpy as np
-
     from blender_vp3d.core.training.keypoint_files import load_unlabeled_keypoints
 
     t = np.arange(60)

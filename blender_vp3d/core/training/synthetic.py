@@ -11,7 +11,8 @@ turns mocap windows into what the lifter sees at run time:
    frame), and now and then the whole body tilted (lying, floor work).
 3. *Detector keypoints* (COCO-17): nose, eyes and ears placed on the head from its orientation; hips and
    shoulders moved from joint centres to where detectors put them on the body surface.
-4. *Virtual camera*: yaw all round, pitch, roll, off-centre framing; a real image size (landscape or portrait),
+4. *Virtual camera*: yaw all round, pitch, roll (in training, a quarter of the cameras rolled by up to 30
+   degrees; evaluation keeps level cameras), off-centre framing; a real image size (landscape or portrait),
    focal length across phones and camcorders, principal point and lens distortion. The subject's distance
    follows from how large it appears in the frame.
 5. *Detector errors*: per-joint jitter, temporally correlated drift, systematic offsets, outliers with lowered
@@ -95,6 +96,8 @@ class AugmentationConfig:
     no_confidence_prob: float = 0.15
     max_noise: float = 1.0            # detector-error level per window is uniform in [0, max_noise]
     flip_prob: float = 0.5
+    tilted_camera_prob: float = 0.25  # training windows whose camera roll is uniform in +-tilted_roll_deg
+    tilted_roll_deg: float = 30.0
 
 
 @dataclass
@@ -235,7 +238,7 @@ class SyntheticGenerator:
     def _augment_pose(self, joints: np.ndarray, head_axes: np.ndarray):
         cfg, rng = self.config, self.rng
         b = len(joints)
-        # Arms transplanted from the next window, expressed in each thorax frame.
+        # Arms transplanted from another window (the previous one), expressed in each thorax frame.
         chosen = np.flatnonzero(rng.random(b) < cfg.arm_transplant_prob)
         if chosen.size:
             receiver, donor = joints[chosen], joints[chosen - 1]  # copies; the donor is the previous window
@@ -347,7 +350,12 @@ class SyntheticGenerator:
         half_fov_y = np.arctan(height / (2 * focal))
         pan = rng.uniform(-0.4, 0.4, b) * half_fov_x
         tilt = rng.uniform(-0.4, 0.4, b) * half_fov_y
-        roll = np.radians(np.clip(rng.normal(0, 3, b), -10, 10))
+        roll = np.clip(rng.normal(0, 3, b), -10, 10)  # a level camera, held or on a tripod
+        if augment:
+            # Cameras mounted or held at an angle: the Pose2Sim demo's are rolled by 3-26 degrees.
+            tilted = rng.random(b) < self.config.tilted_camera_prob
+            roll = np.where(tilted, rng.uniform(-self.config.tilted_roll_deg, self.config.tilted_roll_deg, b), roll)
+        roll = np.radians(roll)
         offset = axis_angle_to_matrix(np.stack([tilt, pan, roll], -1))
         rotation = (offset @ rotation).astype(F32)
         position = position.astype(F32)
