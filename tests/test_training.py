@@ -54,6 +54,12 @@ def test_moving_average_is_validated_exported_kept_and_resumed(tmp_path, bandai_
         if not name.endswith("num_batches_tracked"):
             np.testing.assert_array_equal(weights[f"pose/{name}"], value.numpy())
     assert Lifter.load(tmp_path / "models" / "epoch_001.npz").metadata["training"]["epochs"] == 1
+    # a kept epoch ships through the export command, with the evaluate figures stored in it
+    (tmp_path / "metrics.json").write_text(json.dumps({"evaluate": {"note": "measured"}}))
+    subprocess.run([sys.executable, "-m", "blender_vp3d.core.training.export", str(tmp_path / "models" / "epoch_001.npz"),
+                    str(tmp_path / "shipped.npz"), "--metrics-json", str(tmp_path / "metrics.json")], check=True)
+    shipped = Lifter.load(tmp_path / "shipped.npz").metadata
+    assert shipped["metrics"] == {"evaluate": {"note": "measured"}} and shipped["training"]["epochs"] == 1
 
     resumed = Trainer(_tiny(tmp_path, epochs=3, steps_per_epoch=8, ema_decay=0.99))
     resumed.load(tmp_path / "checkpoint.pt")

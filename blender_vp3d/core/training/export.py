@@ -3,6 +3,7 @@
 Training ends with :func:`export_models`, which writes the pose and trajectory networks and the conventions
 they were trained under into one ``.npz`` (see ``core.lift.model_file``). :func:`load_torch_models` rebuilds torch
 ``TemporalModel``s from such a file, for parity tests against the numpy engine and for benchmarks.
+:func:`copy_model_file` ships one of a run's kept epoch models with its evaluation figures.
 """
 
 from __future__ import annotations
@@ -145,19 +146,33 @@ def _published_weights(state: dict, net: str) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in averaged.items() if k.startswith("module.")}
 
 
+def copy_model_file(model: Path, out: Path, metrics: dict | None = None) -> Path:
+    """Write a copy of the model file ``model`` (e.g. a run's ``models/epoch_NNN.npz``) to ``out``, with
+    ``metrics`` replacing its stored figures when given."""
+    weights, metadata = load_model_file(model)
+    if metrics is not None:
+        metadata = {**metadata, "metrics": metrics}
+    return save_model_file(out, weights, metadata)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(description="Export a training checkpoint to the add-on's model file.")
-    parser.add_argument("checkpoint", type=Path)
+    parser = argparse.ArgumentParser(description="Export a training checkpoint, or a run's kept epoch model, to the "
+                                                 "add-on's model file.")
+    parser.add_argument("checkpoint", type=Path, help="checkpoint.pt, or a model file (.npz) such as "
+                                                      "OUT/models/epoch_NNN.npz")
     parser.add_argument("out", type=Path, help="model file to write (.npz; a .json sidecar is written beside it)")
     parser.add_argument("--metrics-json", type=Path, help="evaluation figures to store in the metadata")
     args = parser.parse_args(argv)
     if not args.checkpoint.exists():
         parser.error(f"checkpoint not found: {args.checkpoint}")
     metrics = json.loads(args.metrics_json.read_text()) if args.metrics_json else None
-    print(export_checkpoint(args.checkpoint, args.out, metrics))
+    if args.checkpoint.suffix == ".npz":
+        print(copy_model_file(args.checkpoint, args.out, metrics))
+    else:
+        print(export_checkpoint(args.checkpoint, args.out, metrics))
     return 0
 
 
