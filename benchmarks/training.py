@@ -27,9 +27,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time

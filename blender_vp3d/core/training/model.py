@@ -77,13 +77,17 @@ class _TemporalBase(nn.Module):
     def _residual_slice(self, x: torch.Tensor, i: int, out_len: int) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, J_in, F) -> (B, T - receptive_field + 1, J_out, 3)."""
+    def _check_input(self, x: torch.Tensor) -> None:
         cfg = self.config
         if x.dim() != 4 or x.shape[2] != cfg.num_joints_in or x.shape[3] != cfg.in_features:
             raise ValueError(
                 f"expected input (batch, frames, {cfg.num_joints_in}, {cfg.in_features}), got {tuple(x.shape)}"
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, J_in, F) -> (B, T - receptive_field + 1, J_out, 3)."""
+        cfg = self.config
+        self._check_input(x)
         batch, frames = x.shape[:2]
         x = x.reshape(batch, frames, -1).permute(0, 2, 1)
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
@@ -143,10 +147,7 @@ class TemporalModelOptimized(_TemporalBase):
         threads (``benchmarks/training.py``), with the parameters still stored as Conv1d weights.
         """
         cfg = self.config
-        if x.dim() != 4 or x.shape[2] != cfg.num_joints_in or x.shape[3] != cfg.in_features:
-            raise ValueError(
-                f"expected input (batch, frames, {cfg.num_joints_in}, {cfg.in_features}), got {tuple(x.shape)}"
-            )
+        self._check_input(x)
         batch, frames = x.shape[:2]
         if frames != self.receptive_field():
             raise ValueError(f"the strided model takes exactly {self.receptive_field()} frames, got {frames}")

@@ -154,8 +154,9 @@ class Trainer:
         self.trajectory_eval = TemporalModel(trajectory_config(pose_cfg))
         if not 0 <= config.ema_decay < 1:
             raise ValueError(f"ema decay must be in [0, 1), got {config.ema_decay}")
-        self.pose_ema = self._averaged(self.pose)
-        self.trajectory_ema = self._averaged(self.trajectory)
+        # Network name -> its weights' moving average; empty when averaging is off.
+        self.averages: dict[str, AveragedModel] = (
+            {"pose": self._averaged(self.pose), "trajectory": self._averaged(self.trajectory)} if config.ema_decay else {})
         params = list(self.pose.parameters()) + list(self.trajectory.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.lr, amsgrad=True)
         self.epoch = 0
@@ -186,12 +187,10 @@ class Trainer:
         logger.info("initialised from %s (%d windows, %.1f h of training before)", path, self.windows_seen,
                     self.train_seconds / 3600)
 
-    def _averaged(self, model: torch.nn.Module) -> AveragedModel | None:
+    def _averaged(self, model: torch.nn.Module) -> AveragedModel:
         """The weights' moving average (BatchNorm statistics too), which validation and export use: the
         last step's weights swing from epoch to epoch by more than an epoch of training gains."""
         decay = self.config.ema_decay
-        if not decay:
-            return None
 
         def average(averaged: torch.Tensor, current: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
             # Warm-up (as timm's ModelEmaV3): early on the average follows quickly, so short runs and a
@@ -203,8 +202,7 @@ class Trainer:
 
     def published_state(self, net: str) -> dict[str, torch.Tensor]:
         """``net``'s (pose or trajectory) weights as validated and exported: the moving average if kept."""
-        ema = getattr(self, f"{net}_ema")
-        return (ema.module if ema is not None else getattr(self, net)).state_dict()
+        return (self.averages[net].module if net in self.averages else getattr(self, net)).state_dict()
 
     # -- data -----------------------------------------------------------------------------------------
     def _validation_set(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
@@ -272,9 +270,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            for ema, model in ((self.pose_ema, self.pose), (self.trajectory_ema, self.trajectory)):
-                if ema is not None:
-                    ema.update_parameters(model)
+            for net, average in self.averages.items():
+                average.update_parameters(getattr(self, net))
             self.windows_seen += len(inputs) * self.world
             bar.set_postfix(mpjpe_mm=f"{1000 * pose_loss.item():.1f}")
         self.train_seconds += time.time() - started
@@ -327,10 +324,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "windows_seen": self.windows_seen, "train_seconds": self.train_seconds,
         }
-        for net in ("pose", "trajectory"):
-            ema = getattr(self, f"{net}_ema")
-            if ema is not None:
-                state[f"{net}_ema"] = ema.state_dict()  # the averaged module's weights and n_averaged
+        for net, average in self.averages.items():
+            state[f"{net}_ema"] = average.state_dict()  # the averaged module's weights and n_averaged
         tmp = self.out / "checkpoint.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / "checkpoint.pt")
@@ -349,14 +344,11 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.windows_seen = int(state.get("windows_seen", 0))
         self.train_seconds = float(state.get("train_seconds", 0.0))
-        for net in ("pose", "trajectory"):
-            ema = getattr(self, f"{net}_ema")
-            if ema is None:
-                continue
+        for net, average in self.averages.items():
             if f"{net}_ema" in state:
-                ema.load_state_dict(state[f"{net}_ema"])
+                average.load_state_dict(state[f"{net}_ema"])
             else:  # a checkpoint from before averaging: the average starts from its weights
-                ema.module.load_state_dict(getattr(self, net).state_dict())
+                average.module.load_state_dict(getattr(self, net).state_dict())
         logger.info("resumed from %s at epoch %d", path, self.epoch)
 
     def run(self) -> None:
