@@ -13,7 +13,8 @@ For each camera in turn:
 3. ``network`` is ``Lifter.lift(..., refine=False)`` on the fourth camera's keypoints of the same person,
    with the lens unknown (the documented default), as a user's capture would be; ``ours`` the same with the
    fit to the 2D keypoints (``refine=True``, the default); ``capture`` the full capture pipeline (fit,
-   smoothing, rigid bones, world alignment, foot lock) on those keypoints;
+   smoothing, rigid bones, world alignment, foot lock) on those keypoints, whose estimated camera pitch and
+   roll are printed beside the calibration's;
 4. ``mediapipe`` is MediaPipe's ``pose_world_landmarks`` (``mp.solutions.pose``, ``model_complexity=1``,
    static image mode) on the same frames, each cropped to our person's box so it sees the same person.
 
@@ -49,6 +50,7 @@ from blender_vp3d.core.capture import CaptureSettings, capture, detect  # noqa: 
 from blender_vp3d.core.detect.tracking import fill_frames, select_track  # noqa: E402
 from blender_vp3d.core.lift.camera import Intrinsics, pixels_to_normalized  # noqa: E402
 from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
+from blender_vp3d.core.output.motion import Motion  # noqa: E402
 from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
 from blender_vp3d.core.training.metrics import _procrustes_align, p_mpjpe  # noqa: E402
 from blender_vp3d.core.video.reader import probe_video, read_frames  # noqa: E402
@@ -262,8 +264,8 @@ def mediapipe_world(video: Path, keypoints: np.ndarray) -> np.ndarray:
     return out
 
 
-def capture_keypoints(video: Path, keypoints: np.ndarray, camera: Camera, lifter: Lifter) -> np.ndarray:
-    """World joints of the full capture pipeline on these keypoints (imported as a keypoint file)."""
+def capture_keypoints(video: Path, keypoints: np.ndarray, camera: Camera, lifter: Lifter) -> Motion:
+    """The full capture pipeline's motion from these keypoints (imported as a keypoint file)."""
     import tempfile
 
     from blender_vp3d.core.detect.imported import save_keypoints_npz
@@ -271,7 +273,13 @@ def capture_keypoints(video: Path, keypoints: np.ndarray, camera: Camera, lifter
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "keypoints.npz"
         save_keypoints_npz(path, keypoints, (camera.intrinsics.width, camera.intrinsics.height), fps=probe_video(video).fps)
-        return capture(video, CaptureSettings(detector=str(path)), lifter=lifter).motion.joints
+        return capture(video, CaptureSettings(detector=str(path)), lifter=lifter).motion
+
+
+def calibrated_pitch_roll(camera: Camera) -> tuple[float, float]:
+    """The camera's pitch and roll (degrees) from its calibration, as ``WorldAlignment`` defines them."""
+    up = camera.rotation @ np.array([0.0, 0.0, 1.0])  # the calibration's world is Z up
+    return float(np.degrees(np.arcsin(-up[2]))), float(np.degrees(np.arctan2(up[0], -up[1])))
 
 
 def frame_errors(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -343,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {}
     totals: dict[str, list[np.ndarray]] = {"network": [], "ours": [], "capture": [], "mediapipe": []}
     velocity_totals: dict[str, list[np.ndarray]] = {name: [] for name in totals}
+    alignments: dict[str, dict[str, float]] = {}
     for index, (camera, video) in enumerate(zip(cameras, videos)):
         others = [i for i in range(len(cameras)) if i != index]
         reference = fourteen_from_coco(triangulate([cameras[i] for i in others], [chosen[i] for i in others]))
@@ -353,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         size = (camera.intrinsics.width, camera.intrinsics.height)
         network = fourteen_from_h36m(lifter.lift(keypoints, image_size=size, refine=False).joints)
         ours = fourteen_from_h36m(lifter.lift(keypoints, image_size=size).joints)
-        captured = fourteen_from_h36m(capture_keypoints(video, keypoints, camera, lifter)[:frames])
+        motion = capture_keypoints(video, keypoints, camera, lifter)
+        captured = fourteen_from_h36m(motion.joints[:frames])
+        true_pitch, true_roll = calibrated_pitch_roll(camera)
+        alignments[camera.name] = {"pitch_deg": motion.alignment["pitch_deg"], "roll_deg": motion.alignment["roll_deg"],
+                                   "calibrated_pitch_deg": true_pitch, "calibrated_roll_deg": true_roll}
         methods = {"network": network, "ours": ours, "capture": captured}
         if not args.no_mediapipe:
             methods["mediapipe"] = mediapipe_world(video, keypoints)
@@ -381,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     jitter = {name: 1000 * float(np.concatenate(e).mean()) for name, e in velocity_totals.items() if e}
     print("MPJVE, mm per frame, same joints and frames: " + ", ".join(f"{k} {v:.1f}" for k, v in jitter.items()))
     figures["mpjve"] = jitter
+    print("world alignment of the capture, degrees (estimated / calibrated): " + ", ".join(
+        f"{name} pitch {a['pitch_deg']:.1f} / {a['calibrated_pitch_deg']:.1f}, roll {a['roll_deg']:.1f} / "
+        f"{a['calibrated_roll_deg']:.1f}" for name, a in alignments.items()))
+    pitch_error = np.mean([abs(a["pitch_deg"] - a["calibrated_pitch_deg"]) for a in alignments.values()])
+    roll_error = np.mean([abs(a["roll_deg"] - a["calibrated_roll_deg"]) for a in alignments.values()])
+    print(f"mean absolute error: pitch {pitch_error:.1f}, roll {roll_error:.1f}")
+    figures["alignment"] = {**alignments, "mean_abs_pitch_error_deg": float(pitch_error),
+                            "mean_abs_roll_error_deg": float(roll_error)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=1))

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""How well the world alignment finds the floor's up direction, by ``floor_prior_m``, on held-out mocap.
+
+Each validation clip (the CMU validation subjects, and every ``--bandai-step``-th Bandai validation clip) is
+filmed by one random virtual camera with the detector-error model, as ``core.training.evaluate`` does, and
+lifted by the bundled (or ``--model``) lifter. The true up direction in the camera frame is the mocap's world
+up carried by that camera's rotation (recovered exactly from the clip and its camera-frame joints).
+:func:`align_to_world` then estimates it from
+
+- ``lifter``: what a capture has, the lifter's joints and trajectory;
+- ``truth``: the true camera-frame joints, as a lifter without errors would give,
+
+and the angle between the estimate and the truth is printed per ``floor_prior_m`` (how far the floor points
+must spread before they rather than the body axis decide the tilt; 1e6 is the body axis alone). The floor
+plane helps only as far as the trajectory behind the ankles' positions is right: exact points want a small
+prior, the lifter's (trajectory errors of 20-30 cm) a larger one. The real-video counterpart is the
+alignment line of ``benchmarks/video_accuracy.py``, against the calibrated cameras.
+
+Usage: ``.venv/bin/python benchmarks/world_alignment.py [--model PATH] [--bandai-step 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from blender_vp3d.core.cleanup.world import DEFAULT_FLOOR_PRIOR_M, align_to_world  # noqa: E402
+from blender_vp3d.core.lift.camera import Intrinsics, normalized_to_pixels  # noqa: E402
+from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
+from blender_vp3d.core.training.datasets import load_training_data  # noqa: E402
+from blender_vp3d.core.training.evaluate import FOCAL_PX, IMAGE_SIZE  # noqa: E402
+from blender_vp3d.core.training.synthetic import WORLD_UP, SyntheticGenerator  # noqa: E402
+
+PRIORS_M = (0.05, 0.1, 0.2, 0.3, 0.5, 1e6)
+SEED = 7
+
+
+def true_up_in_camera(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """The world's up (mocap Y) in camera coordinates: the rotation between the clip and its filmed joints."""
+    a = (world - world.mean(axis=(0, 1))).reshape(-1, 3)
+    b = (camera - camera.mean(axis=(0, 1))).reshape(-1, 3)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    return (u @ vt).T @ WORLD_UP
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
+    parser.add_argument("--bandai-step", type=int, default=10, help="every N-th Bandai validation clip")
+    args = parser.parse_args(argv)
+    if args.bandai_step < 1:
+        parser.error("--bandai-step must be at least 1")
+    lifter = Lifter.load(args.model)
+    validation = load_training_data().validation
+    intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
+    print(f"up-direction error, degrees (median / mean / 90th percentile); default floor_prior_m = {DEFAULT_FLOOR_PRIOR_M}")
+    print(f"{'set':8s} {'clips':>5s} {'prior m':>8s} {'lifter':>18s} {'truth':>18s}")
+    for source, clips in (("cmu", validation["cmu"]), ("bandai", validation["bandai"][::args.bandai_step])):
+        errors = {kind: {prior: [] for prior in PRIORS_M} for kind in ("lifter", "truth")}
+        for index, clip in enumerate(clips):
+            generator = SyntheticGenerator(seed=SEED * 100_000 + index)
+            batch = generator.batch(clip.joints[None].astype(np.float64), clip.head_axes[None].astype(np.float64),
+                                    augment_body=False, detector_noise=True, flip=False)
+            true_joints = batch.poses[0].astype(np.float64)
+            true_trajectory = batch.trajectory[0].astype(np.float64)
+            up = true_up_in_camera(clip.joints.astype(np.float64), true_joints + true_trajectory[:, None])
+            pixels = normalized_to_pixels(batch.inputs[0, :, :, :2].astype(np.float64), intrinsics)
+            keypoints = np.concatenate([pixels, batch.inputs[0, :, :, 2:]], axis=-1)
+            lifted = lifter.lift(keypoints, image_size=IMAGE_SIZE, focal_px=FOCAL_PX)
+            for kind, (joints, trajectory) in (("lifter", (lifted.joints, lifted.trajectory)),
+                                               ("truth", (true_joints, true_trajectory))):
+                for prior in PRIORS_M:
+                    estimate = align_to_world(joints, trajectory, floor_prior_m=prior).alignment.up_camera
+                    errors[kind][prior].append(angle_deg(estimate, up))
+        for prior in PRIORS_M:
+            cells = []
+            for kind in ("lifter", "truth"):
+                e = np.array(errors[kind][prior])
+                cells.append(f"{np.median(e):5.1f} /{e.mean():5.1f} /{np.percentile(e, 90):5.1f}")
+            print(f"{source:8s} {len(clips):5d} {prior:8g} {cells[0]:>18s} {cells[1]:>18s}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
