@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from video_accuracy import read_qca, subject_keypoints, triangulate  # noqa: E402
+from video_accuracy import calibrated_pitch_roll, read_qca, subject_keypoints, triangulate  # noqa: E402
 
 from blender_vp3d.core.capture import CaptureSettings, capture  # noqa: E402
 from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     frames = np.arange(len(motion.joints)) * step
     capture_lean = angle_deg(trunk(motion.joints, H), np.array([0.0, 0.0, 1.0]))
 
+    pitch, roll = calibrated_pitch_roll(camera)
     print(f"Demo_SinglePerson cam01; world alignment pitch {motion.alignment['pitch_deg']:.1f}, roll "
-          f"{motion.alignment['roll_deg']:.1f} deg; the calibration's "
-          f"{np.degrees(np.arcsin(-up_in_camera[2])):.1f}, {np.degrees(np.arctan2(up_in_camera[0], -up_in_camera[1])):.1f}")
+          f"{motion.alignment['roll_deg']:.1f} deg; the calibration's {pitch:.1f}, {roll:.1f}")
     print(f"{'frame':>5s}  {'trunk lean, deg: reference':>26s} {'lifter':>7s} {'capture':>8s}")
     for k in range(0, len(frames), 3):
         t = frames[k]
