@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from video_accuracy import calibrated_pitch_roll, read_qca, subject_keypoints, triangulate  # noqa: E402
+from video_accuracy import calibrated_pitch_roll, demo_cameras, subject_keypoints, triangulate  # noqa: E402
 
 from blender_vp3d.core.capture import CaptureSettings, capture  # noqa: E402
 from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
+from blender_vp3d.core.rotations import angle_between_deg  # noqa: E402
 from blender_vp3d.core.skeleton import COCO17, H36M17  # noqa: E402
 from blender_vp3d.core.video.reader import probe_video  # noqa: E402
 
@@ -40,11 +41,6 @@ DEMO = ROOT / ".cache" / "samples" / "pose2sim" / "Demo_SinglePerson"
 LEAN_FRAMES = slice(30, 70)
 C = {name: i for i, name in enumerate(COCO17.joint_names)}
 H = {name: i for i, name in enumerate(H36M17.joint_names)}
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    cosine = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
 def trunk(points: np.ndarray, index: dict[str, int]) -> np.ndarray:
@@ -59,25 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if not (DEMO / "calibration" / "Calib.qca.txt").exists():
-        raise SystemExit(f"{DEMO} is missing: run python3 build.py env")
-    cameras = read_qca(DEMO / "calibration" / "Calib.qca.txt")
-    videos = [DEMO / "videos" / f"{c.name}.mp4" for c in cameras]
+    cameras, videos = demo_cameras(DEMO)
     lifter = Lifter.load(args.model)
     keypoints, _ = subject_keypoints(cameras, videos)
     reference = triangulate(cameras[1:], keypoints[1:])          # world, Z up, COCO-17
-    ref_lean = angle_deg(trunk(reference, C), np.array([0.0, 0.0, 1.0]))
+    ref_lean = angle_between_deg(trunk(reference, C), np.array([0.0, 0.0, 1.0]))
 
     camera, video = cameras[0], videos[0]
     fps = probe_video(video).fps
     lifted = lifter.lift(keypoints[0], image_size=(camera.intrinsics.width, camera.intrinsics.height), fps=fps)
     up_in_camera = camera.rotation @ np.array([0.0, 0.0, 1.0])
-    lifter_lean = angle_deg(trunk(lifted.joints, H), up_in_camera)
+    lifter_lean = angle_between_deg(trunk(lifted.joints, H), up_in_camera)
 
     motion = capture(video, CaptureSettings(), lifter=lifter).motion   # what the demo runs (30 fps)
     step = round(fps / motion.fps)
     frames = np.arange(len(motion.joints)) * step
-    capture_lean = angle_deg(trunk(motion.joints, H), np.array([0.0, 0.0, 1.0]))
+    capture_lean = angle_between_deg(trunk(motion.joints, H), np.array([0.0, 0.0, 1.0]))
 
     pitch, roll = calibrated_pitch_roll(camera)
     print(f"Demo_SinglePerson cam01; world alignment pitch {motion.alignment['pitch_deg']:.1f}, roll "

@@ -276,6 +276,15 @@ def capture_keypoints(video: Path, keypoints: np.ndarray, camera: Camera, lifter
         return capture(video, CaptureSettings(detector=str(path)), lifter=lifter).motion
 
 
+def demo_cameras(folder: Path) -> tuple[list[Camera], list[Path]]:
+    """The calibrated cameras of a Pose2Sim demo folder and their videos, in the calibration's order."""
+    calibration = folder / "calibration" / "Calib.qca.txt"
+    if not calibration.exists():
+        raise SystemExit(f"{folder} is missing: run python3 build.py env")
+    cameras = read_qca(calibration)
+    return cameras, [folder / "videos" / f"{c.name}.mp4" for c in cameras]
+
+
 def calibrated_pitch_roll(camera: Camera) -> tuple[float, float]:
     """The camera's pitch and roll (degrees) from its calibration, as ``WorldAlignment`` defines them."""
     up = camera.rotation @ np.array([0.0, 0.0, 1.0])  # the calibration's world is Z up
@@ -324,10 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.detect_every < 1:
         parser.error("--detect-every must be at least 1")
     logging.basicConfig(level=logging.WARNING)
-    if not (DEMO / "calibration" / "Calib.qca.txt").exists():
-        raise SystemExit(f"{DEMO} is missing: run python3 build.py env")
-    cameras = read_qca(DEMO / "calibration" / "Calib.qca.txt")
-    videos = [DEMO / "videos" / f"{c.name}.mp4" for c in cameras]
+    cameras, videos = demo_cameras(DEMO)
     lifter = Lifter.load(args.model)
 
     chosen, redetected = subject_keypoints(cameras, videos)

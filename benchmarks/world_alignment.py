@@ -22,7 +22,6 @@ Usage: ``.venv/bin/python benchmarks/world_alignment.py [--model PATH] [--bandai
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from blender_vp3d.core.cleanup.world import DEFAULT_FLOOR_PRIOR_M, align_to_world  # noqa: E402
 from blender_vp3d.core.lift.camera import Intrinsics, normalized_to_pixels  # noqa: E402
 from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
+from blender_vp3d.core.rotations import angle_between_deg  # noqa: E402
 from blender_vp3d.core.training.datasets import load_training_data  # noqa: E402
 from blender_vp3d.core.training.evaluate import FOCAL_PX, IMAGE_SIZE  # noqa: E402
 from blender_vp3d.core.training.synthetic import WORLD_UP, SyntheticGenerator  # noqa: E402
@@ -48,10 +48,6 @@ def true_up_in_camera(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
     b = (camera - camera.mean(axis=(0, 1))).reshape(-1, 3)
     u, _, vt = np.linalg.svd(a.T @ b)
     return (u @ vt).T @ WORLD_UP
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    return math.degrees(math.acos(float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                                                ("truth", (true_joints, true_trajectory))):
                 for prior in PRIORS_M:
                     estimate = align_to_world(joints, trajectory, floor_prior_m=prior).alignment.up_camera
-                    errors[kind][prior].append(angle_deg(estimate, up))
+                    errors[kind][prior].append(float(angle_between_deg(estimate, up)))
         for prior in PRIORS_M:
             cells = []
             for kind in ("lifter", "truth"):

@@ -175,6 +175,11 @@ def blender_euler_to_matrix(angles: np.ndarray, order: str = "XYZ") -> np.ndarra
     return result
 
 
+def angle_between_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angles (degrees) between the vectors of two (..., 3) arrays; 90 for a zero vector."""
+    return np.degrees(np.arccos(np.clip(np.sum(normalize(a) * normalize(b), axis=-1), -1.0, 1.0)))
+
+
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation (3, 3) taking unit vector ``a`` onto unit vector ``b``."""
     a, b = normalize(a), normalize(b)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_positive
-from ..rotations import axis_rotation, normalize, rotation_between
+from ..rotations import angle_between_deg, axis_rotation, normalize, rotation_between
 from ..skeleton import H36M17, leg_length
 
 logger = logging.getLogger(__name__)
@@ -244,11 +244,11 @@ def body_axis(points: np.ndarray) -> np.ndarray:
     """
     mid_ankle = points[:, _ANKLES].mean(axis=1)
     pelvis, thorax = points[:, _J["pelvis"]], points[:, _J["thorax"]]
-    departure = _angle_deg(pelvis - mid_ankle, thorax - pelvis)
+    departure = angle_between_deg(pelvis - mid_ankle, thorax - pelvis)
     for side in ("left", "right"):
         hip, knee, ankle = (points[:, _J[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
-        departure = np.maximum(departure, _angle_deg(knee - hip, ankle - knee))
-    spread = _angle_deg(points[:, _J["left_ankle"]] - points[:, _J["left_hip"]],
+        departure = np.maximum(departure, angle_between_deg(knee - hip, ankle - knee))
+    spread = angle_between_deg(points[:, _J["left_ankle"]] - points[:, _J["left_hip"]],
                         points[:, _J["right_ankle"]] - points[:, _J["right_hip"]])
     departure = np.maximum(departure, spread)
     count = min(len(points), max(3, round(UPRIGHT_FRACTION * len(points))))
@@ -257,11 +257,6 @@ def body_axis(points: np.ndarray) -> np.ndarray:
     if np.linalg.norm(axis) < 1e-6:
         raise ValueError("cannot find the body's up direction (thorax and ankles coincide)")
     return normalize(axis)
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angles (degrees) between the vectors of two (..., 3) arrays; NaN-free for zero vectors (angle 90)."""
-    return np.degrees(np.arccos(np.clip(np.sum(normalize(a) * normalize(b), axis=-1), -1.0, 1.0)))
 
 
 def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
@@ -293,7 +288,7 @@ def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
         if up @ prior < 0:
             up = -up
     logger.debug("up: body axis %s, after floor fit %s (%.2f deg apart)", np.round(prior, 4), np.round(up, 4),
-                 math.degrees(math.acos(float(np.clip(up @ prior, -1.0, 1.0)))))
+                 angle_between_deg(up, prior))
     return up
 
 
