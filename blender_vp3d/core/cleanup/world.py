@@ -52,7 +52,7 @@ DEFAULT_FLOOR_PRIOR_M = 0.3
 """How far (metres) the floor points must spread in a direction before they decide the tilt along it.
 
 About the lifter's trajectory error: with 0.05 the floor fit followed the trajectory's depth errors, and the
-mean up error on held-out mocap through the lifter was 12.0 degrees (CMU) and 9.3 (Bandai), against 6.6 and
+mean up error on held-out mocap through session 5's lifter was 12.0 degrees (CMU) and 9.3 (Bandai), against 6.6 and
 5.5 with 0.3 (``benchmarks/world_alignment.py``); on the calibrated Pose2Sim cameras the pitch error fell
 from 8.6 to about 5 degrees. Exact 3D would want a smaller one."""
 SUBJECT_HEIGHT_RANGE_M = (0.3, 3.0)
@@ -238,8 +238,8 @@ def body_axis(points: np.ndarray) -> np.ndarray:
     threshold keeps a clip without a single upright frame from falling back to all of them, and the legs'
     spread ranks strides and one-leg balances below standing, where the trunk can line up with the legs'
     midline while the whole body leans. A body leaning as one straight line (the demo, as the lifter sees
-    it: ``benchmarks/demo_lean.py``) still looks upright to every such test. On held-out mocap through the lifter
-    this cut the mean up error on the CMU subjects from 8.1 to 6.6 degrees (90th percentile 19.8 to 10.6),
+    it: ``benchmarks/demo_lean.py``) still looks upright to every such test. On held-out mocap through session 5's
+    lifter this cut the mean up error on the CMU subjects from 8.1 to 6.6 degrees (90th percentile 19.8 to 10.6),
     Bandai unchanged at 5.5 (``benchmarks/world_alignment.py``).
     """
     mid_ankle = points[:, _ANKLES].mean(axis=1)
