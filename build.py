@@ -170,7 +170,7 @@ PACKAGE = ROOT / "blender_vp3d"
 DIST = ROOT / "dist"
 STAGING = ROOT / "build" / "extension"
 WHEELS_CACHE = CACHE / "wheels"
-BUNDLED_MODELS = ("vp3d_default.npz", "vp3d_default.json", "MODEL_CARD.md")
+BUNDLED_MODEL_FILES = ("vp3d_*.npz", "vp3d_*.json", "MODEL_CARD.md")  # every lifter model that ships, its card
 BLAZEPOSE_FILES = ("pose_detection.tflite", "pose_landmark_full.tflite", "LICENSE")
 OPENCV = "opencv-python-headless==4.11.0.86"
 # ai-edge-litert declares backports.strenum, ml_dtypes, protobuf, tqdm and typing-extensions too, but its
@@ -253,8 +253,9 @@ def stage_package(wheels: list[Path], line: PythonLine) -> Path:
     shutil.copytree(PACKAGE, stage, ignore=ignore)
     models = stage / "bundled_models"
     (models / "blazepose").mkdir(parents=True)
-    for name in BUNDLED_MODELS:
-        shutil.copy2(ROOT / "bundled_models" / name, models / name)
+    for pattern in BUNDLED_MODEL_FILES:
+        for source in sorted((ROOT / "bundled_models").glob(pattern)):
+            shutil.copy2(source, models / source.name)
     for name in BLAZEPOSE_FILES:
         source = BLAZEPOSE_DIR / name
         if not source.is_file():

@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace, has_threadpoolctl: bool) -> int:
     import torch
 
     from blender_vp3d.core import Lifter
-    from blender_vp3d.core.lift.lifter import bundled_model_paths
+    from blender_vp3d.core.lift.bundled import bundled_model_paths
     from blender_vp3d.core.skeleton import COCO17
     from blender_vp3d.core.training.export import export_models, load_torch_models
     from blender_vp3d.core.training.model import ModelConfig, TemporalModel, trajectory_config

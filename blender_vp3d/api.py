@@ -23,7 +23,8 @@ Settings (keyword arguments):
 - capture: the fields of :class:`blender_vp3d.core.settings.CaptureSettings` (``start``, ``end`` (video
   frames), ``stride``, ``detector``, ``smoothing``, ``foot_lock``, ``in_place``, ``height_m``, ``focal_px``,
   ``focal_mm``, ``sensor_mm``, ``refine``, ``rigid_bones``, ``face_viewer``, ``track_id``, ``workers``,
-  ``use_cache``, ``model``, ``detectron2_config``, ``detectron2_weights``);
+  ``use_cache``, ``model`` (a bundled model's name, ``"default"`` or ``"cmu"`` where it ships, or a model
+  file; :func:`bundled_models` lists them with their licences), ``detectron2_config``, ``detectron2_weights``);
 - retargeting (:class:`RetargetOptions`): ``mapping`` (a ``BoneMapping``, a preset key such as
   ``"rigify_metarig"``, a mapping ``.json`` file, or None to detect), ``action_name``, ``frame_start`` (the scene
   frame of the first key); :func:`retarget` also takes ``in_place``.
@@ -49,6 +50,7 @@ from . import child_process
 from .child_process import (PACKAGE_DIR, capture_command, child_environment, extension_site_packages,  # noqa: F401
                             runtime_problem)
 from .core.capture import CaptureSummary, ProgressEvent
+from .core.lift.bundled import bundled_models, is_bundled_name  # noqa: F401 (bundled_models: part of the API)
 from .core.settings import DETECTORS, CaptureSettings
 
 if TYPE_CHECKING:
@@ -262,7 +264,7 @@ def keep_capture_process_ready(enabled: bool = True) -> None:
 def _absolute_paths(settings: CaptureSettings) -> CaptureSettings:
     """The settings with their file paths made absolute: the child runs in another folder."""
     paths = {name: str(Path(value).resolve()) for name in ("model", "detectron2_config", "detectron2_weights")
-             if (value := getattr(settings, name)) is not None}
+             if (value := getattr(settings, name)) is not None and not (name == "model" and is_bundled_name(value))}
     if settings.detector not in DETECTORS:
         paths["detector"] = str(Path(settings.detector).resolve())
     return replace(settings, **paths)

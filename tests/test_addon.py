@@ -111,6 +111,23 @@ def test_operator_takes_panel_settings(metarig, cam01):
     assert {len(c.keyframe_points) for c in curves} == {30}
 
 
+def test_model_choice_lists_each_bundled_model_with_its_licence(scene, two_bundled_models):
+    from blender_vp3d.addon.properties import capture_settings, model_items
+    from blender_vp3d.core.settings import UI_FIELDS
+
+    props = scene.vp3d
+    panel_values = lambda: {name: getattr(props, name) for name in UI_FIELDS}  # noqa: E731
+    assert props.model == "default" and capture_settings(panel_values()).model is None
+    items = model_items(props, bpy.context)
+    assert [item[0] for item in items] == ["default", "cmu"]
+    assert items[0][1] == "Default (non-commercial)" and items[1][1] == "CMU only (commercial use)"
+    assert items[1][2].startswith("Commercial use allowed. CMU Graphics Lab")
+    props.model = "cmu"  # Blender refuses a value its items do not have
+    assert capture_settings(panel_values()).model == "cmu"
+    with pytest.raises(TypeError):
+        props.model = "commercial"
+
+
 @pytest.mark.parametrize("case", ["nothing", "mesh", "no_person", "unmapped", "missing_video"])
 def test_bad_input_cancels_and_leaves_scene(scene, cam01, black_video, case):
     video = cam01

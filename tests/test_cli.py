@@ -52,6 +52,8 @@ def test_capture_writes_motion_bvh_preview_and_json_progress(tmp_path, sample_vi
     assert stages[0] == "probe" and stages[-1] == "result" and "detect" in stages and "lift" in stages
     detect = [e for e in events if e["stage"] == "detect"]
     assert detect[-1]["done"] == detect[-1]["total"] == 100
+    lift = next(e for e in events if e["stage"] == "lift")  # which model, and what its weights may be used for
+    assert "with the default model (Weights trained on CC BY-NC 4.0 data: non-commercial use only.)" in lift["message"]
     motion = Motion.load(out_npz)
     assert motion.joints.shape == (100, 17, 3) and motion.fps == pytest.approx(60, rel=1e-3)
     assert np.isfinite(motion.joints).all()
@@ -148,6 +150,17 @@ def test_mismatched_keypoint_file_and_bad_flags(tmp_path, sample_videos):
     assert result.returncode == 2 and "sensor" in result.stderr
     result = run_cli("capture", cache=tmp_path / "cache")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("capture", str(video), "-o", str(tmp_path / "o.npz"), "--model", "nope", cache=tmp_path / "cache")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(
+        "error: unknown model 'nope': use a bundled model (default") and lines[0].endswith("or the path of a .npz model file")
     result = run_cli("capture", str(video), "-o", str(tmp_path / "o.npz"), "--start", "500", cache=tmp_path / "cache")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
         "error: start frame 500 is past the end of the video: it has 100 frames (0 to 99)")
+
+
+def test_models_lists_the_bundled_lifters_with_their_licences(tmp_path):
+    result = run_cli("models", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0].split()
+    assert first[0] == "default" and "non-commercial use only." in result.stdout.splitlines()[0]

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from blender_vp3d.core import Lifter, LiftResult
+from blender_vp3d.core.lift.bundled import bundled_model_paths
 from blender_vp3d.core.lift.camera import Intrinsics, pixels_to_normalized
 from blender_vp3d.core.lift.inference import NumpyTemporalModel
-from blender_vp3d.core.lift.lifter import fill_missing, bundled_model_paths
+from blender_vp3d.core.lift.lifter import fill_missing
 from blender_vp3d.core.lift.model_file import (
     METADATA_KEY,
     ModelFileError,

@@ -35,6 +35,8 @@ def test_json_round_trip_keeps_every_field():
     ({"foot_lock": 1}, "foot_lock must be bool"),
     ({"end": 2.5}, "end must be int | None"),
     ({"workers": 0}, "workers must be at least 1"),
+    ({"model": "nope"}, r"unknown model 'nope': use a bundled model \(default"),
+    ({"model": "no/such/model.npz"}, "model file not found: no/such/model.npz"),
 ])
 def test_bad_values_are_refused_with_one_line(values, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -59,7 +61,7 @@ def test_settings_are_frozen():
 
 def test_ui_fields_are_the_panels():
     assert UI_FIELDS == ("start", "end", "detector", "smoothing", "foot_lock", "in_place", "height_m", "focal_mm",
-                         "sensor_mm")
+                         "sensor_mm", "model")
 
 
 def test_check_positive():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.lift.bundled import bundled_models
+
 
 def draw_capture(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     """All of ``scene.vp3d``, the Capture button, and progress with Cancel while a capture runs."""
@@ -19,6 +21,10 @@ def draw_capture(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
 
     col = layout.column(heading="Capture")
     col.prop(props, "detector")
+    col.prop(props, "model")
+    chosen = next((m for m in bundled_models() if m.name == props.model), None)
+    if chosen is not None:  # what the weights may be used for
+        col.label(text=chosen.licence_summary, icon="INFO" if chosen.commercial else "ERROR")
     col.prop(props, "smoothing")
     col.prop(props, "foot_lock")
     col.prop(props, "in_place")

@@ -18,6 +18,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ..core.cleanup.filters import METHODS
+from ..core.lift.bundled import bundled_models
 from ..core.settings import DETECTORS, UI_FIELDS, CaptureSettings
 
 DETECTOR_ITEMS = [
@@ -33,7 +34,20 @@ SMOOTHING_ITEMS = [
 ]
 assert [item[0] for item in SMOOTHING_ITEMS] == list(METHODS)
 assert [item[0] for item in DETECTOR_ITEMS] == list(DETECTORS)
-_ENUM_ITEMS = {"detector": DETECTOR_ITEMS, "smoothing": SMOOTHING_ITEMS}
+
+
+# Enum items from a function must stay referenced (Blender keeps no copy of the strings).
+_MODEL_ITEMS_CACHE: list = []
+
+
+def model_items(self, context) -> list[tuple[str, str, str]]:
+    """The bundled lifter models, the default first, each with its licence as the tooltip."""
+    _MODEL_ITEMS_CACHE[:] = [(m.name, f"{m.label} ({'commercial use' if m.commercial else 'non-commercial'})",
+                              m.licence) for m in bundled_models()] or [("default", "Default", "")]
+    return _MODEL_ITEMS_CACHE
+
+
+_ENUM_ITEMS: dict[str, Any] = {"detector": DETECTOR_ITEMS, "smoothing": SMOOTHING_ITEMS, "model": model_items}
 _PROPERTY_TYPES: dict[str, Callable[..., Any]] = {"bool": BoolProperty, "int": IntProperty, "float": FloatProperty}
 
 
@@ -49,7 +63,10 @@ def capture_properties(**options: Any) -> dict[str, Any]:
         default = f.default if f.default is not None else (ui_default if ui_default is not None else unset)
         common = {"name": ui.pop("label"), "description": ui.pop("description"), "default": default, **options}
         if f.name in _ENUM_ITEMS:
-            properties[f.name] = EnumProperty(items=_ENUM_ITEMS[f.name], **common)
+            items = _ENUM_ITEMS[f.name]
+            if callable(items):  # Blender takes no string default for items from a function: the first item is it
+                common.pop("default")
+            properties[f.name] = EnumProperty(items=items, **common)
         else:
             properties[f.name] = _PROPERTY_TYPES[str(f.type).split("|")[0].strip()](**common, **ui)
     return properties

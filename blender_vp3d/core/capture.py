@@ -25,6 +25,7 @@ from .cleanup.world import align_to_world
 from .detect.base import FrameDetections, PoseDetector
 from .detect.detection_cache import DetectionCache
 from .detect.tracking import MIN_FRAMES, SelectedPerson, fill_frames, select_track
+from .lift.bundled import licence_summary, model_name
 from .lift.camera import Intrinsics
 from .lift.lifter import Lifter
 from .output.motion import Motion
@@ -156,7 +157,8 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
     else:
         fit = f"reprojection error {error_before:.1f} px (median; not fitted to the 2D)"
     logger.info("lift: %s", fit)
-    report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames; {fit}"))
+    report(ProgressEvent("lift", 1, 1, f"lifted {len(keypoints)} frames with the {model_name(lifter.path)} model "
+                                       f"({licence_summary(lifter.licence)}); {fit}"))
 
     clock = time.perf_counter()
     joints = filters.smooth(lifted.joints, settings.smoothing, fps=fps)

@@ -2,7 +2,8 @@
 
 Bad input ends with one line on stderr and a non-zero exit (2 for bad input, 1 for anything unexpected), and
 no partly written output. ``--json-progress`` prints one JSON object per progress step on stdout, for the
-add-on, which runs this in a subprocess.
+add-on, which runs this in a subprocess. ``python -m blender_vp3d models`` lists the bundled lifter models with
+their licences (``--model NAME`` picks one).
 
 ``python -m blender_vp3d worker``: loads the lifter and the BlazePose pool, prints ``{"stage": "ready"}``, then
 reads one line from stdin, the arguments of a ``capture`` command as a JSON list, and runs that capture as the
@@ -71,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-cache", action="store_true", help="run the detector even if cached")
     c.add_argument("--detect-every-frame", action="store_true",
                    help="detect every frame even above the lifter's 30 fps (default: e.g. every other of 60 fps)")
-    c.add_argument("--model", help="lifter model file (default: the bundled model)")
+    c.add_argument("--model", help="lifter model: a bundled model's name (see the models command; default: "
+                   "default) or a model file (.npz)")
     c.add_argument("--preview", type=Path, help="write a side-by-side preview video (.mp4) and a .png sheet")
     c.add_argument("--json-progress", action="store_true", help="one JSON line per progress step on stdout")
     c.add_argument("--settings", type=Path, help="capture settings as one JSON document (CaptureSettings.to_json); "
                    "replaces the capture options above")
+    commands.add_parser("models", help="list the bundled lifter models and their licences")
     w = commands.add_parser("worker", help="load everything, then run the capture whose arguments arrive on stdin "
                             "as one JSON list (used by the Blender add-on)")
     w.add_argument("--workers", type=int, default=CaptureSettings().workers,
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.command == "worker":
         return _serve_one(args.workers)
+    if args.command == "models":
+        return _list_models()
     return _guarded(args, None)
 
 
@@ -160,6 +165,18 @@ def _serve_one(workers: int) -> int:
         return _guarded(build_parser().parse_args(argv), preloaded)
     finally:
         preloaded.close()
+
+
+def _list_models() -> int:
+    from .lift.bundled import bundled_models
+
+    models = bundled_models()
+    for model in models:
+        print(f"{model.name:10s} {model.label}: {model.licence_summary} ({model.path.name})")
+    if not models:
+        sys.stderr.write("error: no bundled lifter model found\n")
+        return 1
+    return 0
 
 
 def _capture(args: argparse.Namespace, preloaded: Preloaded | None = None) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from .checks import check_positive
 from .cleanup import filters
 from .cleanup.world import SUBJECT_HEIGHT_RANGE_M
+from .lift.bundled import is_bundled_name, resolve_model
 
 DETECTORS = ("auto", "blazepose", "mediapipe", "detectron2")
 
@@ -62,7 +63,9 @@ class CaptureSettings:
     workers: int = 2                   # processes for detection (BlazePose)
     detect_every_frame: bool = False   # also above the lifter's rate (default: capture.detection_step)
     use_cache: bool = True
-    model: str | None = None           # lifter model file; None: the bundled one
+    model: str | None = field(default=None, metadata=_ui(
+        "Lifter Model", "Which bundled lifter model turns the 2D into 3D (each states its licence)", unset="default"))
+    # ``model``: a bundled model's name (core.lift.bundled) or a model file; None: the default bundled model
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -84,6 +87,10 @@ class CaptureSettings:
         low, high = SUBJECT_HEIGHT_RANGE_M
         if self.height_m is not None and not low <= self.height_m <= high:   # checked here, not after detecting
             raise ValueError(f"height_m must be between {low} and {high} metres, got {self.height_m}")
+        if self.model is not None:
+            resolve_model(self.model)  # a name no bundled model has: ValueError listing those that are
+            if not is_bundled_name(self.model) and not Path(self.model).is_file():
+                raise ValueError(f"model file not found: {self.model}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..checks import check_positive
 from ..skeleton import COCO17, H36M17, ROOT
+from .bundled import resolve_model
 from .camera import Intrinsics, pixels_to_normalized
 from .inference import DEFAULT_CHUNK_FRAMES, NumpyTemporalModel
 from .model_file import ModelFileError, load_model_file, network_configs, network_weights
@@ -36,21 +37,6 @@ from .refine import refine as refine_to_keypoints
 from .resampling import interpolate_frames
 
 logger = logging.getLogger(__name__)
-
-BUNDLED_MODEL_NAME = "vp3d_default.npz"
-_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # blender_vp3d/ (this file is core/lift/lifter.py)
-
-
-def bundled_model_paths() -> tuple[Path, Path]:
-    """Where ``Lifter.load()`` looks for the default model, in order.
-
-    First inside the package (``blender_vp3d/bundled_models/``, the add-on zip's layout), then in the
-    repository root (``<root>/bundled_models/``, the development layout).
-    """
-    return (
-        _PACKAGE_DIR / "bundled_models" / BUNDLED_MODEL_NAME,
-        _PACKAGE_DIR.parent / "bundled_models" / BUNDLED_MODEL_NAME,
-    )
 
 
 @dataclass(frozen=True)
@@ -88,20 +74,12 @@ class Lifter:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> Lifter:
-        """Load a model file; without ``path`` the bundled default model (see :func:`bundled_model_paths`).
+        """Load a model file, or a bundled model by name (``"default"``, the one without ``path``; see
+        :mod:`.bundled`).
 
         Raises ``model_file.ModelFileError`` (a ``ValueError``) when the file is missing or invalid.
         """
-        if path is None:
-            candidates = bundled_model_paths()
-            found = next((p for p in candidates if p.is_file()), None)
-            if found is None:
-                raise ModelFileError(
-                    f"the bundled model {BUNDLED_MODEL_NAME} is missing: looked in {candidates[0].parent} and "
-                    f"{candidates[1].parent}; pass the path of a model file to Lifter.load(path)"
-                )
-            path = found
-        path = Path(path)
+        path = resolve_model(path)
         weights, metadata = load_model_file(path)
         configs = network_configs(metadata)
         pose, trajectory = (
@@ -119,6 +97,11 @@ class Lifter:
     @property
     def receptive_field(self) -> int:
         return self.pose.receptive_field
+
+    @property
+    def licence(self) -> str:
+        """The model file's licence of its weights (which data they were trained on binds them)."""
+        return str(self.metadata["licence"])
 
     @property
     def causal(self) -> bool:
