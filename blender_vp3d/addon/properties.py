@@ -47,7 +47,8 @@ def model_items(self, context) -> list[tuple[str, str, str]]:
     return _MODEL_ITEMS_CACHE
 
 
-_ENUM_ITEMS: dict[str, Any] = {"detector": DETECTOR_ITEMS, "smoothing": SMOOTHING_ITEMS, "model": model_items}
+_ENUM_ITEMS = {"detector": DETECTOR_ITEMS, "smoothing": SMOOTHING_ITEMS}
+_DYNAMIC_ENUM_ITEMS = {"model": model_items}  # Blender takes no string default here: the first item is it
 _PROPERTY_TYPES: dict[str, Callable[..., Any]] = {"bool": BoolProperty, "int": IntProperty, "float": FloatProperty}
 
 
@@ -63,10 +64,10 @@ def capture_properties(**options: Any) -> dict[str, Any]:
         default = f.default if f.default is not None else (ui_default if ui_default is not None else unset)
         common = {"name": ui.pop("label"), "description": ui.pop("description"), "default": default, **options}
         if f.name in _ENUM_ITEMS:
-            items = _ENUM_ITEMS[f.name]
-            if callable(items):  # Blender takes no string default for items from a function: the first item is it
-                common.pop("default")
-            properties[f.name] = EnumProperty(items=items, **common)
+            properties[f.name] = EnumProperty(items=_ENUM_ITEMS[f.name], **common)
+        elif f.name in _DYNAMIC_ENUM_ITEMS:
+            common.pop("default")
+            properties[f.name] = EnumProperty(items=_DYNAMIC_ENUM_ITEMS[f.name], **common)
         else:
             properties[f.name] = _PROPERTY_TYPES[str(f.type).split("|")[0].strip()](**common, **ui)
     return properties
