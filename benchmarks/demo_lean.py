@@ -13,7 +13,7 @@ and the means over frames 30-69, where the lean is. The legs are left out: where
 the cameras see them crossed and the triangulated legs jump from frame to frame. The demo is never used for
 tuning: this only measures.
 
-Usage: ``.venv/bin/python benchmarks/demo_lean.py [--model PATH]``
+Usage: ``.venv/bin/python benchmarks/demo_lean.py [--model NAME|FILE]``
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def trunk(points: np.ndarray, index: dict[str, int]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
+    parser.add_argument("--model", default=None, help="lifter model: a bundled name (default, cmu) or a .npz file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cameras, videos = demo_cameras(DEMO)

@@ -27,7 +27,7 @@ consecutive such frames). ``Demo_SinglePerson`` is the demo: it is never used he
 detected frames, :func:`core.detect.tracking.fill_frames` interpolating the others), the reference staying the
 every-frame triangulation: on these 60 fps videos N = 2 detects at the lifter's 30 fps.
 
-Usage: ``.venv/bin/python benchmarks/video_accuracy.py [--model PATH] [--no-mediapipe] [--detect-every N]
+Usage: ``.venv/bin/python benchmarks/video_accuracy.py [--model NAME|FILE] [--no-mediapipe] [--detect-every N]
 [--json OUT]``
 """
 
@@ -324,7 +324,7 @@ def strided_keypoints(video: Path, step: int, full: np.ndarray, subject_view: Ca
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
+    parser.add_argument("--model", default=None, help="lifter model: a bundled name (default, cmu) or a .npz file")
     parser.add_argument("--no-mediapipe", action="store_true", help="skip MediaPipe (ours only)")
     parser.add_argument("--detect-every", type=int, default=1, metavar="N",
                         help="detect the tested camera on every N-th frame only (default 1: every frame)")

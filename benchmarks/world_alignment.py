@@ -16,7 +16,7 @@ plane helps only as far as the trajectory behind the ankles' positions is right:
 prior, the lifter's (trajectory errors of 20-30 cm) a larger one. The real-video counterpart is the
 alignment line of ``benchmarks/video_accuracy.py``, against the calibrated cameras.
 
-Usage: ``.venv/bin/python benchmarks/world_alignment.py [--model PATH] [--bandai-step 10]``
+Usage: ``.venv/bin/python benchmarks/world_alignment.py [--model NAME|FILE] [--bandai-step 10]``
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def true_up_in_camera(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="lifter model file (default: bundled)")
+    parser.add_argument("--model", default=None, help="lifter model: a bundled name (default, cmu) or a .npz file")
     parser.add_argument("--bandai-step", type=int, default=10, help="every N-th Bandai validation clip")
     args = parser.parse_args(argv)
     if args.bandai_step < 1:

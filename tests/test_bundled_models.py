@@ -39,6 +39,19 @@ def test_a_second_model_is_chosen_by_name(two_bundled_models):
     assert CaptureSettings(model="cmu").model == "cmu"
 
 
+def test_the_commercial_model_never_saw_bandai_and_is_within_10_mm_of_the_default(two_bundled_models):
+    """The CMU-only model's own metadata: trained on CMU alone from scratch (no --init carrying Bandai in), and
+    its stored evaluation within the issue's 10 mm of the default on the CMU validation subjects."""
+    _, cmu = load_model_file(two_bundled_models / "vp3d_cmu.npz")
+    _, default = load_model_file(two_bundled_models / "vp3d_default.npz")
+    assert cmu["training"]["config"]["sources"] == ["cmu"] and not cmu["training"]["config"]["init"]
+    assert "Bandai" not in cmu["licence"] and "CMU" in cmu["licence"]
+
+    def cmu_mpjpe(metadata):
+        return metadata["metrics"]["evaluate"]["cmu"]["detector_errors"]["overall"]["mpjpe"]
+    assert cmu_mpjpe(cmu) <= cmu_mpjpe(default) + 10.0
+
+
 def test_unknown_names_list_the_bundled_ones(two_bundled_models):
     with pytest.raises(ModelFileError, match=r"unknown model 'commercial': use a bundled model \(default, cmu\)"):
         Lifter.load("commercial")

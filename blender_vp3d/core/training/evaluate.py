@@ -2,6 +2,7 @@
 
     python -m blender_vp3d.core.training.evaluate bundled_models/vp3d_default.npz [--json out/metrics.json]
     python -m blender_vp3d.core.training.evaluate --source cmu --focal-scale 0.7
+    python -m blender_vp3d.core.training.evaluate cmu            # a bundled model by name
 
 Validation sets: ``bandai`` (held-out styles) and ``cmu`` (held-out subjects 13 and 144, per content
 category); both by default. ``--focal-scale S`` tells the lifter a focal length S times the true one (a
@@ -65,7 +66,7 @@ def format_table(reports: dict[str, MetricReport]) -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, nargs="?", help="model file (default: the bundled model)")
+    parser.add_argument("model", nargs="?", help="a bundled model name (default, cmu) or a model file (default: default)")
     parser.add_argument("--json", type=Path, help="write the figures (millimetres) here as JSON")
     parser.add_argument("--max-clips", type=int, default=0, help="evaluate only the first N clips (quick look)")
     parser.add_argument("--smooth", default="none", choices=filters.METHODS,
