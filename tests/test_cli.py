@@ -164,3 +164,5 @@ def test_models_lists_the_bundled_lifters_with_their_licences(tmp_path):
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0].split()
     assert first[0] == "default" and "non-commercial use only." in result.stdout.splitlines()[0]
+    cmu = result.stdout.splitlines()[1]  # the shipped CMU-only model
+    assert cmu.split()[0] == "cmu" and "Commercial use allowed." in cmu and "vp3d_cmu.npz" in cmu
