@@ -33,13 +33,12 @@ def sample_videos() -> Path:
 def two_bundled_models(tmp_path, monkeypatch) -> Path:
     """A copy of the shipped bundled-models folder (the default and the CMU-only model) that a test may break;
     ``bundled_dirs`` points there."""
-    shipped = {name: next((p for p in bundled.bundled_model_paths(name) if p.is_file()), None)
-               for name in ("default", "cmu")}
-    if None in shipped.values():
+    shipped = bundled.bundled_models()
+    if {"default", "cmu"} - {model.name for model in shipped}:
         pytest.skip("bundled models not built yet")
     folder = tmp_path / "bundled_models"
     folder.mkdir()
-    for path in shipped.values():
-        shutil.copy2(path, folder / path.name)
+    for model in shipped:
+        shutil.copy2(model.path, folder / model.path.name)
     monkeypatch.setattr(bundled, "bundled_dirs", lambda: (folder, tmp_path / "absent"))
     return folder
