@@ -40,9 +40,9 @@ def test_a_second_model_is_chosen_by_name(two_bundled_models):
 
 
 def test_the_commercial_model_never_saw_bandai_and_the_card_states_its_gap_to_the_default(two_bundled_models):
-    """The CMU-only model's own metadata: trained on CMU alone, from scratch or continued from itself (no --init carrying Bandai in). Its
-    distance to the default on the CMU validation subjects, from the two files' stored evaluations, is the one
-    the model card states, and the card says whether it is within the issue's 10 mm."""
+    """The CMU-only model's own metadata: trained on CMU alone, from scratch or continued from itself (no --init
+    carrying Bandai in). Its distance to the default on the CMU validation subjects, from the two files' stored
+    evaluations, is the one the model card states, and the card says whether it is within the issue's 10 mm."""
     _, cmu = load_model_file(two_bundled_models / "vp3d_cmu.npz")
     _, default = load_model_file(two_bundled_models / "vp3d_default.npz")
     # trained from scratch, or continued from the CMU model itself
