@@ -162,7 +162,6 @@ def test_mismatched_keypoint_file_and_bad_flags(tmp_path, sample_videos):
 def test_models_lists_the_bundled_lifters_with_their_licences(tmp_path):
     result = run_cli("models", cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr
-    first = result.stdout.splitlines()[0].split()
-    assert first[0] == "default" and "non-commercial use only." in result.stdout.splitlines()[0]
-    cmu = result.stdout.splitlines()[1]  # the shipped CMU-only model
+    default, cmu = result.stdout.splitlines()[:2]  # the shipped default, then the CMU-only model
+    assert default.split()[0] == "default" and "non-commercial use only." in default
     assert cmu.split()[0] == "cmu" and "Commercial use allowed." in cmu and "vp3d_cmu.npz" in cmu
