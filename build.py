@@ -170,7 +170,7 @@ PACKAGE = ROOT / "blender_vp3d"
 DIST = ROOT / "dist"
 STAGING = ROOT / "build" / "extension"
 WHEELS_CACHE = CACHE / "wheels"
-BUNDLED_MODEL_FILES = ("vp3d_*.npz", "vp3d_*.json", "MODEL_CARD.md")  # every lifter model that ships, its card
+BUNDLED_MODEL_FILES = ("vp3d_*.npz", "vp3d_*.json", "up_estimator.npz", "up_estimator.json", "MODEL_CARD.md")  # every model that ships, its card
 BLAZEPOSE_FILES = ("pose_detection.tflite", "pose_landmark_full.tflite", "LICENSE")
 OPENCV = "opencv-python-headless==4.11.0.86"
 # ai-edge-litert declares backports.strenum, ml_dtypes, protobuf, tqdm and typing-extensions too, but its

@@ -11,7 +11,8 @@ up carried by that camera's rotation (recovered exactly from the clip and its ca
 - ``truth``: the true camera-frame joints, as a lifter without errors would give,
 
 and the angle between the estimate and the truth is printed per ``floor_prior_m`` (how far the floor points
-must spread before they rather than the body axis decide the tilt; 1e6 is the body axis alone). The floor
+must spread before they rather than the prior decide the tilt; 1e6 is the prior alone), for both priors side
+by side: the body axis, and the learned up estimator a capture uses (``core.cleanup.gravity``). The floor
 plane helps only as far as the trajectory behind the ankles' positions is right: exact points want a small
 prior, the lifter's (trajectory errors of 20-30 cm) a larger one. The real-video counterpart is the
 alignment line of ``benchmarks/video_accuracy.py``, against the calibrated cameras.
@@ -30,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from blender_vp3d.core.cleanup.gravity import bundled_up_estimator  # noqa: E402
 from blender_vp3d.core.cleanup.world import DEFAULT_FLOOR_PRIOR_M, align_to_world  # noqa: E402
 from blender_vp3d.core.lift.camera import Intrinsics, normalized_to_pixels  # noqa: E402
 from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
@@ -61,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     validation = load_training_data().validation
     intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
     print(f"up-direction error, degrees (median / mean / 90th percentile); default floor_prior_m = {DEFAULT_FLOOR_PRIOR_M}")
-    print(f"{'set':8s} {'clips':>5s} {'prior m':>8s} {'lifter':>18s} {'truth':>18s}")
+    estimators = {"body axis": None, "learned": bundled_up_estimator()}
+    columns = [(kind, prior) for kind in ("lifter", "truth") for prior in estimators]
+    print(f"{'set':8s} {'clips':>5s} {'prior m':>8s} " + " ".join(f"{k + ', ' + p:>20s}" for k, p in columns))
     for source, clips in (("cmu", validation["cmu"]), ("bandai", validation["bandai"][::args.bandai_step])):
-        errors = {kind: {prior: [] for prior in PRIORS_M} for kind in ("lifter", "truth")}
+        errors = {column: {prior: [] for prior in PRIORS_M} for column in columns}
         for index, clip in enumerate(clips):
             generator = SyntheticGenerator(seed=SEED * 100_000 + index)
             batch = generator.batch(clip.joints[None].astype(np.float64), clip.head_axes[None].astype(np.float64),
@@ -76,15 +80,17 @@ def main(argv: list[str] | None = None) -> int:
             lifted = lifter.lift(keypoints, image_size=IMAGE_SIZE, focal_px=FOCAL_PX)
             for kind, (joints, trajectory) in (("lifter", (lifted.joints, lifted.trajectory)),
                                                ("truth", (true_joints, true_trajectory))):
-                for prior in PRIORS_M:
-                    estimate = align_to_world(joints, trajectory, floor_prior_m=prior).alignment.up_camera
-                    errors[kind][prior].append(float(angle_between_deg(estimate, up)))
+                for name, estimator in estimators.items():
+                    for prior in PRIORS_M:
+                        estimate = align_to_world(joints, trajectory, floor_prior_m=prior,
+                                                  up_estimator=estimator).alignment.up_camera
+                        errors[kind, name][prior].append(float(angle_between_deg(estimate, up)))
         for prior in PRIORS_M:
             cells = []
-            for kind in ("lifter", "truth"):
-                e = np.array(errors[kind][prior])
+            for column in columns:
+                e = np.array(errors[column][prior])
                 cells.append(f"{np.median(e):5.1f} /{e.mean():5.1f} /{np.percentile(e, 90):5.1f}")
-            print(f"{source:8s} {len(clips):5d} {prior:8g} {cells[0]:>18s} {cells[1]:>18s}", flush=True)
+            print(f"{source:8s} {len(clips):5d} {prior:8g} " + " ".join(f"{c:>20s}" for c in cells), flush=True)
     return 0
 
 

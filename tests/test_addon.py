@@ -374,6 +374,7 @@ def test_zip_contents(linux_zip):
     names = zipfile.ZipFile(linux_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names and "addon/operators.py" in names
     assert "bundled_models/vp3d_default.npz" in names and "bundled_models/blazepose/pose_detection.tflite" in names
+    assert "bundled_models/up_estimator.npz" in names   # the world alignment's learned up prior
     shipped = sorted(p.name for p in (ROOT / "bundled_models").glob("vp3d_*.npz"))  # every lifter model, its card
     assert "vp3d_default.npz" in shipped and "bundled_models/MODEL_CARD.md" in names
     assert [n.removeprefix("bundled_models/") for n in sorted(names) if re.fullmatch(r"bundled_models/vp3d_\w+\.npz", n)] == shipped

@@ -21,6 +21,7 @@ import numpy as np
 from .cleanup import filters
 from .cleanup.bones import rigid_bone_lengths
 from .cleanup.foot_contact import detect_contacts, lock_feet, skating_speed
+from .cleanup.gravity import bundled_up_estimator
 from .cleanup.world import align_to_world
 from .detect.base import FrameDetections, PoseDetector
 from .detect.detection_cache import DetectionCache
@@ -166,7 +167,8 @@ def capture(video: str | Path, settings: CaptureSettings | None = None,
         joints = rigid_bone_lengths(joints)
     trajectory = filters.smooth(lifted.trajectory[:, None], settings.smoothing, fps=fps)[:, 0]
     world = align_to_world(joints, trajectory, subject_height_m=settings.height_m,
-                           face_viewer=settings.face_viewer, in_place=settings.in_place)
+                           face_viewer=settings.face_viewer, in_place=settings.in_place,
+                           up_estimator=bundled_up_estimator())
     contacts = detect_contacts(world.joints, fps=fps)
     world_joints = world.joints
     before = after = skating_speed(world_joints, contacts, fps=fps) if contacts.any() else 0.0

@@ -8,9 +8,10 @@ export can place a camera that sees what the video saw:
 
     world = scale * rotation @ camera + translation
 
-1. **Up** is first the body's axis: the mean direction from the ankles' midpoint to the thorax over the
-   fifth of the frames where the person stands most upright (straight knees, legs together, trunk in line
-   with them). Then the floor refines it: the ankle positions while the feet are slow and low form the floor
+1. **Up** is first a prior: with an ``up_estimator`` (:mod:`.gravity`, the capture's default) what the
+   learned estimator reads from the poses; without one, the body's axis: the mean direction from the ankles'
+   midpoint to the thorax over the fifth of the frames where the person stands most upright (straight knees,
+   legs together, trunk in line with them). Then the floor refines it: the ankle positions while the feet are slow and low form the floor
    plane; its normal replaces the body axis along the directions where those points spread enough to
    define it (a Tikhonov blend, ``floor_prior_m``), with points well above the plane trimmed and the fit
    repeated. A subject walking about fixes the tilt from the floor; one standing still keeps the body axis.
@@ -36,13 +37,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..checks import check_positive
 from ..rotations import angle_between_deg, axis_rotation, normalize, rotation_between
 from ..skeleton import H36M17, leg_length
+
+if TYPE_CHECKING:
+    from .gravity import UpEstimator
 
 logger = logging.getLogger(__name__)
 
@@ -149,14 +153,16 @@ class WorldResult:
 def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height_m: float | None = None,
                    face_viewer: bool = False, center_subject: bool = True, in_place: bool = False,
                    ankle_height_m: float = DEFAULT_ANKLE_HEIGHT_M, floor_percentile: float = 20.0,
-                   floor_prior_m: float = DEFAULT_FLOOR_PRIOR_M) -> WorldResult:
+                   floor_prior_m: float = DEFAULT_FLOOR_PRIOR_M,
+                   up_estimator: UpEstimator | None = None) -> WorldResult:
     """Place the lifter's output in a Z-up world (see the module docstring).
 
     ``joints`` (T, 17, 3) are H36M-17 joints relative to the pelvis and ``trajectory`` (T, 3) the pelvis
     positions, both in the camera frame (x right, y down, z forward), metres, as ``Lifter.lift`` returns.
     ``floor_percentile`` is the percentile of the lower ankle's height that sits at ``ankle_height_m``;
     ``floor_prior_m`` is how far (metres) the floor points must spread in a direction before they, rather
-    than the body axis, decide the tilt along it.
+    than the body axis, decide the tilt along it. ``up_estimator`` gives the prior up instead of the body
+    axis (step 1 of the module docstring).
     """
     joints, trajectory = _check_inputs(joints, trajectory)
     low, high = SUBJECT_HEIGHT_RANGE_M
@@ -170,7 +176,8 @@ def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height
 
     camera = joints + trajectory[:, None, :]          # absolute positions, camera frame
     naive = camera @ CAMERA_TO_ZUP.T                   # level-camera guess: z up
-    up = _estimate_up(naive, floor_prior_m)
+    prior = (CAMERA_TO_ZUP @ up_estimator.up(joints) if up_estimator is not None else body_axis(naive))
+    up = _estimate_up(naive, floor_prior_m, prior)
     level = rotation_between(up, np.array([0.0, 0.0, 1.0])) @ CAMERA_TO_ZUP
     levelled = camera @ level.T
 
@@ -259,9 +266,8 @@ def body_axis(points: np.ndarray) -> np.ndarray:
     return normalize(axis)
 
 
-def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
-    """Up direction (3,) in the frame of ``points``: the body axis refined by the floor plane."""
-    prior = body_axis(points)
+def _estimate_up(points: np.ndarray, prior_m: float, prior: np.ndarray) -> np.ndarray:
+    """Up direction (3,) in the frame of ``points``: the ``prior`` up refined by the floor plane."""
     leg = leg_length(points)
     ankles = points[:, _ANKLES]                                   # (T, 2, 3)
     step = np.linalg.norm(np.diff(ankles, axis=0), axis=-1)       # (T-1, 2), per frame
@@ -287,7 +293,7 @@ def _estimate_up(points: np.ndarray, prior_m: float) -> np.ndarray:
         up = normalize(blended)
         if up @ prior < 0:
             up = -up
-    logger.debug("up: body axis %s, after floor fit %s (%.2f deg apart)", np.round(prior, 4), np.round(up, 4),
+    logger.debug("up: prior %s, after floor fit %s (%.2f deg apart)", np.round(prior, 4), np.round(up, 4),
                  angle_between_deg(up, prior))
     return up
 
