@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import write_atomically
 from ..lift.bundled import bundled_dirs
 from ..npz import NpzFormat
 from ..skeleton import H36M17
@@ -77,8 +78,6 @@ class UpEstimator:
 
     def save(self, path: str | Path) -> None:
         """Write the estimator (and its metadata) to ``path`` atomically, with a readable ``.json`` beside it."""
-        from ..atomic import write_atomically
-
         metadata = {**self.metadata, "format": FORMAT.name, "format_version": FORMAT.version,
                     "layers": len(self.weights)}
         arrays = {f"weight_{k}": w.astype(np.float32) for k, w in enumerate(self.weights)}

@@ -11,12 +11,13 @@ export can place a camera that sees what the video saw:
 1. **Up** is first a prior: with an ``up_estimator`` (:mod:`.gravity`, the capture's default) what the
    learned estimator reads from the poses; without one, the body's axis: the mean direction from the ankles'
    midpoint to the thorax over the fifth of the frames where the person stands most upright (straight knees,
-   legs together, trunk in line with them). Then the floor refines it: the ankle positions while the feet are slow and low form the floor
-   plane; its normal replaces the body axis along the directions where those points spread enough to
-   define it (a Tikhonov blend, ``floor_prior_m``), with points well above the plane trimmed and the fit
-   repeated. A subject walking about fixes the tilt from the floor; one standing still keeps the body axis.
+   legs together, trunk in line with them). Then the floor refines it: the ankle positions while the feet
+   are slow and low form the floor plane; its normal replaces the prior along the directions where those
+   points spread enough to define it (a Tikhonov blend, ``floor_prior_m``), with points well above the plane
+   trimmed and the fit repeated. A subject walking about fixes the tilt from the floor; one standing still
+   keeps the prior.
    The floor points are only as good as the lifter's trajectory (errors of 20-30 cm), so they must spread
-   by about that much before they outweigh the body axis: ``benchmarks/world_alignment.py`` measures the
+   by about that much before they outweigh the prior: ``benchmarks/world_alignment.py`` measures the
    up error by prior on held-out mocap, ``benchmarks/video_accuracy.py`` against calibrated cameras.
 2. **Yaw**: by default the camera's forward, projected onto the floor, becomes +Y, so a Blender camera at
    :meth:`WorldAlignment.camera_matrix_world` sees the subject as the video did. With ``face_viewer`` the
@@ -161,8 +162,8 @@ def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height
     positions, both in the camera frame (x right, y down, z forward), metres, as ``Lifter.lift`` returns.
     ``floor_percentile`` is the percentile of the lower ankle's height that sits at ``ankle_height_m``;
     ``floor_prior_m`` is how far (metres) the floor points must spread in a direction before they, rather
-    than the body axis, decide the tilt along it. ``up_estimator`` gives the prior up instead of the body
-    axis (step 1 of the module docstring).
+    than the prior, decide the tilt along it. ``up_estimator`` gives the prior up instead of the body axis
+    (step 1 of the module docstring).
     """
     joints, trajectory = _check_inputs(joints, trajectory)
     low, high = SUBJECT_HEIGHT_RANGE_M
@@ -176,7 +177,7 @@ def align_to_world(joints: np.ndarray, trajectory: np.ndarray, *, subject_height
 
     camera = joints + trajectory[:, None, :]          # absolute positions, camera frame
     naive = camera @ CAMERA_TO_ZUP.T                   # level-camera guess: z up
-    prior = (CAMERA_TO_ZUP @ up_estimator.up(joints) if up_estimator is not None else body_axis(naive))
+    prior = CAMERA_TO_ZUP @ up_estimator.up(joints) if up_estimator is not None else body_axis(naive)
     up = _estimate_up(naive, floor_prior_m, prior)
     level = rotation_between(up, np.array([0.0, 0.0, 1.0])) @ CAMERA_TO_ZUP
     levelled = camera @ level.T
