@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     validation = load_training_data().validation
     intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
     print(f"up-direction error, degrees (median / mean / 90th percentile); default floor_prior_m = {DEFAULT_FLOOR_PRIOR_M}")
-    estimators = {"body axis": None, "learned": bundled_up_estimator()}
+    learned = bundled_up_estimator()
+    if learned is None:
+        parser.error("no bundled up_estimator.npz to compare with the body axis")
+    estimators = {"body axis": None, "learned": learned}
     columns = [(kind, prior) for kind in ("lifter", "truth") for prior in estimators]
     print(f"{'set':8s} {'clips':>5s} {'prior m':>8s} " + " ".join(f"{k + ', ' + p:>20s}" for k, p in columns))
     for source, clips in (("cmu", validation["cmu"]), ("bandai", validation["bandai"][::args.bandai_step])):

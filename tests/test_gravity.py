@@ -21,7 +21,8 @@ def estimator() -> UpEstimator:
 
 def test_bundled_estimator_is_trained_on_cmu_alone(estimator):
     assert estimator.metadata["sources"] == ["cmu"]
-    assert "commercial products" in estimator.metadata["licence"]
+    licence = estimator.metadata["licence"]
+    assert licence.startswith("Commercial use allowed.") and "non-commercial" not in licence.lower()
     assert estimator.metadata["lifter"] == "cmu"   # learned from the commercially usable lifter's output
 
 
@@ -46,7 +47,6 @@ def test_training_round_trip_and_bad_files(tmp_path, estimator):
     loaded = UpEstimator.load(path)
     joints = filmed[0].joints
     np.testing.assert_allclose(loaded.frame_ups(joints), small.frame_ups(joints), atol=1e-5)
-    assert np.linalg.norm(loaded.up(joints)) == pytest.approx(1.0)
     assert path.with_suffix(".json").is_file()
 
     np.savez(tmp_path / "other.npz", metadata=np.array('{"format": "something else", "format_version": 1}'))
@@ -54,5 +54,7 @@ def test_training_round_trip_and_bad_files(tmp_path, estimator):
         UpEstimator.load(tmp_path / "other.npz")
     with pytest.raises(ValueError, match="do not chain"):
         UpEstimator((np.zeros((50, 3)),), (np.zeros(3),), {})
+    with pytest.raises(ValueError, match="NaN"):
+        UpEstimator((np.full((51, 3), np.nan),), (np.zeros(3),), {})
     with pytest.raises(ValueError, match="output 3"):
         UpEstimator((np.zeros((51, 4)),), (np.zeros(4),), {})

@@ -9,8 +9,8 @@ lifter's pelvis-relative joints, in the camera frame and divided by their RMS di
 
 The bundled ``up_estimator.npz`` is trained on CMU mocap alone (validation subjects held out) through the
 CMU-only lifter, so it may ship in commercial products like ``vp3d_cmu``. Inference is numpy; the file is read
-without pickle. ``benchmarks/world_alignment.py`` and ``benchmarks/video_accuracy.py`` measure it against the
-body axis.
+without pickle. ``benchmarks/world_alignment.py`` measures it beside the body axis on held-out mocap,
+``benchmarks/video_accuracy.py`` the capture's alignment (with it) against calibrated cameras.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class UpEstimator:
                 raise ValueError(f"up estimator layer {k}: weight {w.shape} and bias {b.shape} do not chain "
                                  f"from {size} inputs")
             size = w.shape[1]
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise ValueError(f"up estimator layer {k} holds NaN or inf")
         if size != 3:
             raise ValueError(f"an up estimator must output 3 values, this one outputs {size}")
 
@@ -68,13 +70,20 @@ class UpEstimator:
     def load(cls, path: str | Path) -> UpEstimator:
         """Read an estimator file; ValueError naming the problem."""
         arrays, metadata = FORMAT.read(Path(path))
-        layers = int(metadata.get("layers", 0))
+        layers = metadata.get("layers")
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise ValueError(f"{path}: metadata 'layers' must be a positive integer, got {layers!r}")
         try:
             weights = tuple(arrays[f"weight_{k}"].astype(np.float64) for k in range(layers))
             biases = tuple(arrays[f"bias_{k}"].astype(np.float64) for k in range(layers))
         except KeyError as exc:
             raise ValueError(f"{path}: missing array {exc}") from None
-        return cls(weights, biases, metadata)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: the weights are not numbers ({exc})") from None
+        try:
+            return cls(weights, biases, metadata)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         """Write the estimator (and its metadata) to ``path`` atomically, with a readable ``.json`` beside it."""
@@ -85,7 +94,8 @@ class UpEstimator:
         arrays["metadata"] = np.array(json.dumps(metadata))
         path = Path(path)
         write_atomically(path, lambda f: np.savez(f, **arrays))
-        path.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
+        text = (json.dumps(metadata, indent=2) + "\n").encode()
+        write_atomically(path.with_suffix(".json"), lambda f: f.write(text))
 
     def frame_ups(self, joints_camera: np.ndarray) -> np.ndarray:
         """(T, 17, 3) camera-frame joints -> (T, 3) unit up vectors in the camera frame, one per frame."""

@@ -2,7 +2,8 @@
 
 Each CMU training clip (up to ``--max-frames`` of it) is filmed by ``--views`` random virtual cameras with the
 training augmentation (skeleton and pose augmentation, tilted cameras, the detector-error model), lifted by the
-given lifter and smoothed as a capture does, and every frame is paired with the camera's true up. A small
+given lifter and smoothed with the capture's default filter (a capture also holds the bones at one length
+first; not done here), and every frame is paired with the camera's true up. A small
 ReLU network (51 -> hidden -> hidden -> 3) learns the up from the frame's pose by cosine loss, mirrored
 clips included. Then the CMU validation subjects and every tenth Bandai validation clip, through level
 cameras as ``evaluate`` films them, are scored against the body axis the alignment used before (the clip's
@@ -32,7 +33,7 @@ from ..lift.camera import Intrinsics, normalized_to_pixels
 from ..lift.lifter import Lifter
 from ..rotations import angle_between_deg
 from ..skeleton import H36M17
-from .datasets import LICENCES, load_training_data
+from .datasets import licence_text, load_training_data
 from .evaluate import FOCAL_PX, IMAGE_SIZE
 from .mocap.clip import Clip
 from .synthetic import WORLD_UP, SyntheticGenerator
@@ -66,7 +67,7 @@ class FilmedClip:
 
 def film(clips: list[Clip], lifter: Lifter, *, views: int, augment: bool, seed: int, max_frames: int,
          desc: str) -> list[FilmedClip]:
-    """Each clip through ``views`` random cameras, lifted as a capture lifts it."""
+    """Each clip through ``views`` random cameras, lifted and smoothed with the capture's default filter."""
     intrinsics = Intrinsics.default(*IMAGE_SIZE, focal_px=FOCAL_PX)
     filmed = []
     for index, clip in enumerate(tqdm(clips, desc=desc, unit="clip")):
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     lifter = Lifter.load(args.model)
     if "non-commercial" in lifter.licence.lower():
         logger.warning("the lifter %s is non-commercial: so is an estimator learned from its output", args.model)
+        licence = f"Non-commercial use only: learned from the output of a non-commercial lifter ({lifter.licence})"
+    else:
+        licence = licence_text(("cmu",))
     data = load_training_data(("cmu",))
     train = film(data.by_source["cmu"], lifter, views=args.views, augment=True, seed=args.seed,
                  max_frames=args.max_frames, desc="film CMU training clips")
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{source:7s} {len(clips):4d} clips  {prior:10s} {s['median']:5.1f} / {s['mean']:5.1f} / {s['p90']:5.1f}")
     estimator = UpEstimator(estimator.weights, estimator.biases, {
         **estimator.metadata,
-        "lifter": args.model, "sources": ["cmu"], "licence": LICENCES["cmu"],
+        "lifter": args.model, "sources": ["cmu"], "licence": licence,
         "views": args.views, "max_frames": args.max_frames, "seed": args.seed,
         "validation_up_error_deg": results, "train_seconds": round(time.perf_counter() - clock, 1),
         "command": "python -m blender_vp3d.core.training.up_estimator " + " ".join(sys.argv[1:] if argv is None else argv),
