@@ -38,18 +38,10 @@ from blender_vp3d.core.lift.lifter import Lifter  # noqa: E402
 from blender_vp3d.core.rotations import angle_between_deg  # noqa: E402
 from blender_vp3d.core.training.datasets import load_training_data  # noqa: E402
 from blender_vp3d.core.training.evaluate import FOCAL_PX, IMAGE_SIZE  # noqa: E402
-from blender_vp3d.core.training.synthetic import WORLD_UP, SyntheticGenerator  # noqa: E402
+from blender_vp3d.core.training.synthetic import SyntheticGenerator, true_up_in_camera  # noqa: E402
 
 PRIORS_M = (0.05, 0.1, 0.2, 0.3, 0.5, 1e6)
 SEED = 7
-
-
-def true_up_in_camera(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
-    """The world's up (mocap Y) in camera coordinates: the rotation between the clip and its filmed joints."""
-    a = (world - world.mean(axis=(0, 1))).reshape(-1, 3)
-    b = (camera - camera.mean(axis=(0, 1))).reshape(-1, 3)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    return (u @ vt).T @ WORLD_UP
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,15 @@ JOINT_NOISE_WEIGHT = np.array([0.6, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0, 1.2, 1.2, 1.5,
                               dtype=np.float32)
 IMAGE_SIZES = [(1920, 1080), (1280, 720), (3840, 2160), (1080, 1920), (720, 1280), (2160, 3840), (1440, 1080)]
 WORLD_UP = np.array([0.0, 1.0, 0.0])  # mocap worlds are Y up
+
+
+def true_up_in_camera(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """The world's up (mocap Y) in camera coordinates, from a clip's (T, J, 3) world joints and the same joints as
+    a camera filmed them: the rotation between the two (Kabsch; the camera is rigid, so it is exact)."""
+    a = (world - world.mean(axis=(0, 1))).reshape(-1, 3).astype(np.float64)
+    b = (camera - camera.mean(axis=(0, 1))).reshape(-1, 3).astype(np.float64)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    return (u @ vt).T @ WORLD_UP
 F32 = np.float32
 
 

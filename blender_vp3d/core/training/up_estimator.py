@@ -36,7 +36,7 @@ from ..skeleton import H36M17
 from .datasets import licence_text, load_training_data
 from .evaluate import FOCAL_PX, IMAGE_SIZE
 from .mocap.clip import Clip
-from .synthetic import WORLD_UP, SyntheticGenerator
+from .synthetic import SyntheticGenerator, true_up_in_camera
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +48,6 @@ class _CameraRecorder(SyntheticGenerator):
         result = super()._camera(joints, keypoints, augment)
         self.last_world, self.last_camera = joints, result[0]
         return result
-
-
-def _true_up(world: np.ndarray, camera: np.ndarray) -> np.ndarray:
-    """The world's up in camera coordinates: the rotation taking the clip's joints to the filmed ones (Kabsch)."""
-    a = (world - world.mean(axis=(0, 1))).reshape(-1, 3).astype(np.float64)
-    b = (camera - camera.mean(axis=(0, 1))).reshape(-1, 3).astype(np.float64)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    return (u @ vt).T @ WORLD_UP
 
 
 @dataclass
@@ -79,7 +71,7 @@ def film(clips: list[Clip], lifter: Lifter, *, views: int, augment: bool, seed: 
                 joints, head_axes = joints[start:start + max_frames], head_axes[start:start + max_frames]
             batch = generator.batch(joints[None].astype(np.float64), head_axes[None].astype(np.float64),
                                     augment_body=augment, detector_noise=True, flip=False)
-            up = _true_up(generator.last_world[0], generator.last_camera[0])
+            up = true_up_in_camera(generator.last_world[0], generator.last_camera[0])
             pixels = normalized_to_pixels(batch.inputs[0, :, :, :2].astype(np.float64), intrinsics)
             keypoints = np.concatenate([pixels, batch.inputs[0, :, :, 2:]], axis=-1)
             lifted = lifter.lift(keypoints, image_size=IMAGE_SIZE, focal_px=FOCAL_PX)
